@@ -1,0 +1,522 @@
+"""The default configuration tree.
+
+Key names and default values follow PySlowFast so that its YAML files load unchanged and its
+users find every option where they expect it. Keys that belong to PySlowFast features this
+project does not implement are listed in ``UNSUPPORTED_SWITCHES``: they load at their "off"
+value, and switching one on is reported by :func:`assert_and_infer_cfg`.
+
+Call :func:`get_cfg` for a fresh copy; never mutate the module-level tree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fvcore.common.config import CfgNode
+
+from slowfast.config.errors import ConfigError
+
+_C = CfgNode()
+
+# ---------------------------------------------------------------------------------------------
+# Batch norm
+# ---------------------------------------------------------------------------------------------
+_C.BN = CfgNode()
+# Recompute BN statistics over NUM_BATCHES_PRECISE training batches before each evaluation.
+_C.BN.USE_PRECISE_STATS = False
+_C.BN.NUM_BATCHES_PRECISE = 200
+# Weight decay applied to BN scale and shift.
+_C.BN.WEIGHT_DECAY = 0.0
+# "batchnorm", "sub_batchnorm" (statistics over NUM_SPLITS groups of clips of the per-process
+# batch) or "sync_batchnorm" (statistics over groups of NUM_SYNC_DEVICES processes).
+_C.BN.NORM_TYPE = "batchnorm"
+_C.BN.NUM_SPLITS = 1
+_C.BN.NUM_SYNC_DEVICES = 1
+# PySlowFast: synchronise over all processes; not implemented (use NUM_SYNC_DEVICES).
+_C.BN.GLOBAL_SYNC = False
+_C.BN.EPSILON = 1e-5
+_C.BN.MOMENTUM = 0.1
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+_C.TRAIN = CfgNode()
+_C.TRAIN.ENABLE = True
+# Stop when the loss exceeds this factor times its running value; 0 switches the check off.
+_C.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
+_C.TRAIN.DATASET = "kinetics"
+# Global batch size over all processes.
+_C.TRAIN.BATCH_SIZE = 64
+_C.TRAIN.EVAL_PERIOD = 10
+_C.TRAIN.CHECKPOINT_PERIOD = 10
+_C.TRAIN.AUTO_RESUME = True
+# Weights to start from: PySlowFast .pyth, Caffe2 .pkl (CHECKPOINT_TYPE caffe2) or a 2D
+# ImageNet network inflated to 3D (CHECKPOINT_INFLATE).
+_C.TRAIN.CHECKPOINT_FILE_PATH = ""
+_C.TRAIN.CHECKPOINT_TYPE = "pytorch"
+_C.TRAIN.CHECKPOINT_INFLATE = False
+_C.TRAIN.CHECKPOINT_EPOCH_RESET = False
+# Prefixes removed from checkpoint parameter names before loading, e.g. ("backbone.",).
+_C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
+_C.TRAIN.MIXED_PRECISION = False
+_C.TRAIN.CHECKPOINT_IN_INIT = False
+
+# ---------------------------------------------------------------------------------------------
+# Testing
+# ---------------------------------------------------------------------------------------------
+_C.TEST = CfgNode()
+_C.TEST.ENABLE = True
+_C.TEST.DATASET = "kinetics"
+_C.TEST.BATCH_SIZE = 8
+# Weights to test; empty means the newest checkpoint under OUTPUT_DIR.
+_C.TEST.CHECKPOINT_FILE_PATH = ""
+# Temporal views x spatial crops per video.
+_C.TEST.NUM_ENSEMBLE_VIEWS = 10
+_C.TEST.NUM_SPATIAL_CROPS = 3
+_C.TEST.CHECKPOINT_TYPE = "pytorch"
+# When set, per-video scores and labels are written to this file (relative to OUTPUT_DIR).
+_C.TEST.SAVE_RESULTS_PATH = ""
+_C.TEST.NUM_TEMPORAL_CLIPS = []
+# How the views of one video are combined: "sum" or "max". Empty: use DATA.ENSEMBLE_METHOD
+# (PySlowFast's key).
+_C.TEST.ENSEMBLE_METHOD = ""
+# A video that cannot be decoded at test time is an error; with this on it is reported and
+# left out of the metrics instead (never replaced by another video).
+_C.TEST.SKIP_FAILED_VIDEOS = False
+
+# ---------------------------------------------------------------------------------------------
+# ResNet backbone
+# ---------------------------------------------------------------------------------------------
+_C.RESNET = CfgNode()
+_C.RESNET.TRANS_FUNC = "bottleneck_transform"
+_C.RESNET.NUM_GROUPS = 1
+_C.RESNET.WIDTH_PER_GROUP = 64
+_C.RESNET.INPLACE_RELU = True
+_C.RESNET.STRIDE_1X1 = False
+_C.RESNET.ZERO_INIT_FINAL_BN = False
+_C.RESNET.ZERO_INIT_FINAL_CONV = False
+_C.RESNET.DEPTH = 50
+# Per stage and pathway: how many blocks use a temporal kernel.
+_C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
+_C.RESNET.SPATIAL_STRIDES = [[1], [2], [2], [2]]
+_C.RESNET.SPATIAL_DILATIONS = [[1], [1], [1], [1]]
+
+# ---------------------------------------------------------------------------------------------
+# Non-local blocks
+# ---------------------------------------------------------------------------------------------
+_C.NONLOCAL = CfgNode()
+# Per stage and pathway: indices of the blocks followed by a non-local block.
+_C.NONLOCAL.LOCATION = [[[]], [[]], [[]], [[]]]
+_C.NONLOCAL.GROUP = [[1], [1], [1], [1]]
+# "dot_product" or "softmax".
+_C.NONLOCAL.INSTANTIATION = "dot_product"
+_C.NONLOCAL.POOL = [
+    [[1, 2, 2], [1, 2, 2]],
+    [[1, 2, 2], [1, 2, 2]],
+    [[1, 2, 2], [1, 2, 2]],
+    [[1, 2, 2], [1, 2, 2]],
+]
+
+# ---------------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------------
+_C.MODEL = CfgNode()
+# "c2d", "i3d", "slow" (single pathway) or "slowfast".
+_C.MODEL.ARCH = "slowfast"
+# Registry name of the model class: "ResNet", "SlowFast", or a user's own registered model.
+_C.MODEL.MODEL_NAME = "SlowFast"
+_C.MODEL.NUM_CLASSES = 400
+# "cross_entropy" or "bce_logit" (multi-label).
+_C.MODEL.LOSS_FUNC = "cross_entropy"
+_C.MODEL.SINGLE_PATHWAY_ARCH = ["2d", "c2d", "i3d", "slow", "x3d", "mvit", "maskmvit"]
+_C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
+_C.MODEL.DROPOUT_RATE = 0.5
+_C.MODEL.DROPCONNECT_RATE = 0.0
+_C.MODEL.FC_INIT_STD = 0.01
+# Activation applied to the head's output at evaluation: "softmax", "sigmoid" or "none".
+_C.MODEL.HEAD_ACT = "softmax"
+_C.MODEL.ACT_CHECKPOINT = False
+_C.MODEL.DETACH_FINAL_FC = False
+_C.MODEL.FROZEN_BN = False
+_C.MODEL.FP16_ALLREDUCE = False
+
+# ---------------------------------------------------------------------------------------------
+# SlowFast
+# ---------------------------------------------------------------------------------------------
+_C.SLOWFAST = CfgNode()
+# Channel ratio of the Slow pathway to the Fast pathway.
+_C.SLOWFAST.BETA_INV = 8
+# Frame rate ratio of the Fast pathway to the Slow pathway.
+_C.SLOWFAST.ALPHA = 8
+_C.SLOWFAST.FUSION_CONV_CHANNEL_RATIO = 2
+_C.SLOWFAST.FUSION_KERNEL_SZ = 5
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+_C.DATA = CfgNode()
+_C.DATA.PATH_TO_DATA_DIR = ""
+_C.DATA.PATH_LABEL_SEPARATOR = " "
+_C.DATA.PATH_PREFIX = ""
+_C.DATA.NUM_FRAMES = 8
+_C.DATA.SAMPLING_RATE = 8
+_C.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]
+_C.DATA.TRAIN_PCA_EIGVEC = [
+    [-0.5675, 0.7192, 0.4009],
+    [-0.5808, -0.0045, -0.8140],
+    [-0.5836, -0.6948, 0.4203],
+]
+_C.DATA.PATH_TO_PRELOAD_IMDB = ""
+_C.DATA.MEAN = [0.45, 0.45, 0.45]
+_C.DATA.INPUT_CHANNEL_NUM = [3, 3]
+_C.DATA.STD = [0.225, 0.225, 0.225]
+_C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+_C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
+_C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
+_C.DATA.USE_OFFSET_SAMPLING = False
+_C.DATA.TRAIN_JITTER_MOTION_SHIFT = False
+_C.DATA.TRAIN_CROP_SIZE = 224
+_C.DATA.TEST_CROP_SIZE = 256
+_C.DATA.TARGET_FPS = 30
+_C.DATA.TRAIN_JITTER_FPS = 0.0
+# "pyav" (default here) or "torchvision" (only where torchvision imports).
+_C.DATA.DECODING_BACKEND = "pyav"
+_C.DATA.DECODING_SHORT_SIZE = 256
+# SSv2 / Charades frame sampling inverted to uniform (PySlowFast semantics).
+_C.DATA.INV_UNIFORM_SAMPLE = False
+_C.DATA.RANDOM_FLIP = True
+_C.DATA.MULTI_LABEL = False
+_C.DATA.ENSEMBLE_METHOD = "sum"
+_C.DATA.REVERSE_INPUT_CHANNEL = False
+_C.DATA.TRAIN_CROP_NUM_TEMPORAL = 1
+_C.DATA.TRAIN_CROP_NUM_SPATIAL = 1
+_C.DATA.COLOR_RND_GRAYSCALE = 0.0
+_C.DATA.LOADER_CHUNK_SIZE = 0
+_C.DATA.LOADER_CHUNK_OVERALL_SIZE = 0
+_C.DATA.SKIP_ROWS = 0
+_C.DATA.TIME_DIFF_PROB = 0.0
+_C.DATA.SSL_COLOR_JITTER = False
+_C.DATA.SSL_COLOR_BRI_CON_SAT = [0.4, 0.4, 0.4]
+_C.DATA.SSL_COLOR_HUE = 0.1
+_C.DATA.SSL_MOCOV2_AUG = False
+_C.DATA.SSL_BLUR_SIGMA_MIN = [0.0, 0.1]
+_C.DATA.SSL_BLUR_SIGMA_MAX = [0.0, 2.0]
+_C.DATA.IN22K_TRAINVAL = False
+_C.DATA.IN22k_VAL_IN1K = ""
+_C.DATA.IN_VAL_CROP_RATIO = 0.875
+_C.DATA.DUMMY_LOAD = False
+# Training samples that fail to load are replaced by random others at most this many times in
+# a row before the epoch stops with an error.
+_C.DATA.MAX_LOAD_RETRIES = 10
+
+# ---------------------------------------------------------------------------------------------
+# Optimiser and learning rate
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = CfgNode()
+_C.SOLVER.BASE_LR = 0.1
+# "steps_with_relative_lrs", "cosine", "steps" or "constant".
+_C.SOLVER.LR_POLICY = "cosine"
+_C.SOLVER.COSINE_END_LR = 0.0
+_C.SOLVER.GAMMA = 0.1
+_C.SOLVER.STEP_SIZE = 1
+_C.SOLVER.STEPS = []
+_C.SOLVER.LRS = []
+_C.SOLVER.MAX_EPOCH = 300
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.DAMPENING = 0.0
+_C.SOLVER.NESTEROV = True
+_C.SOLVER.WEIGHT_DECAY = 1e-4
+_C.SOLVER.WARMUP_FACTOR = 0.1
+_C.SOLVER.WARMUP_EPOCHS = 0.0
+_C.SOLVER.WARMUP_START_LR = 0.01
+# "sgd", "adam" or "adamw".
+_C.SOLVER.OPTIMIZING_METHOD = "sgd"
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
+_C.SOLVER.COSINE_AFTER_WARMUP = False
+_C.SOLVER.ZERO_WD_1D_PARAM = False
+_C.SOLVER.CLIP_GRAD_VAL = None
+_C.SOLVER.CLIP_GRAD_L2NORM = None
+_C.SOLVER.LARS_ON = False
+_C.SOLVER.LAYER_DECAY = 1.0
+_C.SOLVER.BETAS = (0.9, 0.999)
+
+# ---------------------------------------------------------------------------------------------
+# Multigrid training (Wu et al., CVPR 2020)
+# ---------------------------------------------------------------------------------------------
+_C.MULTIGRID = CfgNode()
+# Multigrid trains for this many times the baseline's epochs (fewer iterations in all).
+_C.MULTIGRID.EPOCH_FACTOR = 1.5
+_C.MULTIGRID.SHORT_CYCLE = False
+# Extra crop sizes of the short cycle, relative to the default crop.
+_C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5**0.5]
+_C.MULTIGRID.LONG_CYCLE = False
+# (frames, crop) factors relative to the default shape, one per long-cycle stage.
+_C.MULTIGRID.LONG_CYCLE_FACTORS = [
+    (0.25, 0.5**0.5),
+    (0.5, 0.5**0.5),
+    (0.5, 1),
+    (1, 1),
+]
+# BN statistics are computed over this many clips whatever the batch size.
+_C.MULTIGRID.BN_BASE_SIZE = 8
+# Evaluations (and checkpoints) per long-cycle stage.
+_C.MULTIGRID.EVAL_FREQ = 3
+# One long cycle over the whole of training, with no fine-tuning phase (paper supplement).
+_C.MULTIGRID.SINGLE_LONG_CYCLE = False
+# Set by the schedule; not for users.
+_C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
+_C.MULTIGRID.DEFAULT_B = 0
+_C.MULTIGRID.DEFAULT_T = 0
+_C.MULTIGRID.DEFAULT_S = 0
+
+# ---------------------------------------------------------------------------------------------
+# Data loader
+# ---------------------------------------------------------------------------------------------
+_C.DATA_LOADER = CfgNode()
+_C.DATA_LOADER.NUM_WORKERS = 8
+_C.DATA_LOADER.PIN_MEMORY = True
+# Accepted for compatibility; PyAV decoding here is always threaded.
+_C.DATA_LOADER.ENABLE_MULTI_THREAD_DECODE = False
+
+# ---------------------------------------------------------------------------------------------
+# TensorBoard
+# ---------------------------------------------------------------------------------------------
+_C.TENSORBOARD = CfgNode()
+_C.TENSORBOARD.ENABLE = False
+_C.TENSORBOARD.PREDICTIONS_PATH = ""
+# Relative to OUTPUT_DIR; empty means OUTPUT_DIR/runs-<dataset>.
+_C.TENSORBOARD.LOG_DIR = ""
+_C.TENSORBOARD.CLASS_NAMES_PATH = ""
+_C.TENSORBOARD.CATEGORIES_PATH = ""
+_C.TENSORBOARD.CONFUSION_MATRIX = CfgNode()
+_C.TENSORBOARD.CONFUSION_MATRIX.ENABLE = False
+_C.TENSORBOARD.HISTOGRAM = CfgNode()
+_C.TENSORBOARD.HISTOGRAM.ENABLE = False
+_C.TENSORBOARD.MODEL_VIS = CfgNode()
+_C.TENSORBOARD.MODEL_VIS.ENABLE = False
+_C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
+_C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
+
+# ---------------------------------------------------------------------------------------------
+# PySlowFast features outside this project, accepted only when off
+# ---------------------------------------------------------------------------------------------
+_C.DETECTION = CfgNode()
+_C.DETECTION.ENABLE = False
+_C.AUG = CfgNode()
+_C.AUG.ENABLE = False
+_C.MIXUP = CfgNode()
+_C.MIXUP.ENABLE = False
+_C.MASK = CfgNode()
+_C.MASK.ENABLE = False
+_C.DEMO = CfgNode()
+_C.DEMO.ENABLE = False
+
+# ---------------------------------------------------------------------------------------------
+# Misc
+# ---------------------------------------------------------------------------------------------
+_C.TASK = ""
+# Processes per machine (GPUs); 0 runs on the CPU.
+_C.NUM_GPUS = 1
+_C.NUM_SHARDS = 1
+_C.SHARD_ID = 0
+_C.OUTPUT_DIR = "."
+_C.RNG_SEED = 1
+_C.LOG_PERIOD = 10
+_C.LOG_MODEL_INFO = True
+_C.DIST_BACKEND = "nccl"
+
+# Key -> (value meaning "off", what the feature is). Anything else is a ConfigError.
+UNSUPPORTED_SWITCHES: dict[str, tuple[Any, str]] = {
+    "DETECTION.ENABLE": (False, "AVA action detection"),
+    "AUG.ENABLE": (False, "RandAugment / random-erasing augmentation"),
+    "MIXUP.ENABLE": (False, "mixup / cutmix"),
+    "MASK.ENABLE": (False, "masked-video pre-training"),
+    "DEMO.ENABLE": (False, "the webcam / video demo"),
+    "TASK": ("", "self-supervised tasks (TASK)"),
+    "BN.GLOBAL_SYNC": (False, "global sync-BN (use BN.NUM_SYNC_DEVICES)"),
+    "TRAIN.KILL_LOSS_EXPLOSION_FACTOR": (0.0, "loss-explosion kill switch"),
+    "TRAIN.CHECKPOINT_IN_INIT": (False, "checkpoint loading inside model init"),
+    "TEST.NUM_TEMPORAL_CLIPS": ([], "per-scale temporal clip counts"),
+    "MODEL.DROPCONNECT_RATE": (0.0, "drop-connect (X3D)"),
+    "MODEL.ACT_CHECKPOINT": (False, "activation checkpointing"),
+    "MODEL.DETACH_FINAL_FC": (False, "detached final FC"),
+    "MODEL.FROZEN_BN": (False, "frozen BN"),
+    "MODEL.FP16_ALLREDUCE": (False, "fp16 gradient all-reduce"),
+    "RESNET.ZERO_INIT_FINAL_CONV": (False, "zero-initialised final conv"),
+    "DATA.PATH_TO_PRELOAD_IMDB": ("", "preloaded frame databases"),
+    "DATA.TRAIN_JITTER_SCALES_RELATIVE": ([], "relative-area scale jitter (RandomResizedCrop)"),
+    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": ([], "aspect-ratio jitter"),
+    "DATA.USE_OFFSET_SAMPLING": (False, "offset sampling"),
+    "DATA.TRAIN_JITTER_MOTION_SHIFT": (False, "motion-shift jitter"),
+    "DATA.TRAIN_JITTER_FPS": (0.0, "frame-rate jitter"),
+    "DATA.TRAIN_CROP_NUM_TEMPORAL": (1, "several temporal crops per training sample"),
+    "DATA.TRAIN_CROP_NUM_SPATIAL": (1, "several spatial crops per training sample"),
+    "DATA.COLOR_RND_GRAYSCALE": (0.0, "random grayscale"),
+    "DATA.LOADER_CHUNK_SIZE": (0, "chunked loading"),
+    "DATA.LOADER_CHUNK_OVERALL_SIZE": (0, "chunked loading"),
+    "DATA.TIME_DIFF_PROB": (0.0, "time-difference inputs"),
+    "DATA.SSL_COLOR_JITTER": (False, "self-supervised colour jitter"),
+    "DATA.SSL_MOCOV2_AUG": (False, "MoCo v2 augmentation"),
+    "DATA.IN22K_TRAINVAL": (False, "ImageNet-22k"),
+    "DATA.DUMMY_LOAD": (False, "dummy loading"),
+    "SOLVER.LARS_ON": (False, "LARS"),
+    "SOLVER.LAYER_DECAY": (1.0, "layer-wise LR decay"),
+    "TENSORBOARD.CONFUSION_MATRIX.ENABLE": (False, "TensorBoard confusion matrices"),
+    "TENSORBOARD.HISTOGRAM.ENABLE": (False, "TensorBoard histograms"),
+    "TENSORBOARD.MODEL_VIS.ENABLE": (False, "TensorBoard model visualisation"),
+    "TENSORBOARD.WRONG_PRED_VIS.ENABLE": (False, "TensorBoard wrong-prediction videos"),
+}
+
+
+def get_cfg() -> CfgNode:
+    """Return a fresh copy of the default config."""
+    return _C.clone()
+
+
+def _lookup(cfg: CfgNode, dotted: str) -> Any:
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
+    """Check rules that span several keys and fill in values derived from others.
+
+    Raises :class:`ConfigError` naming the keys at fault. Returns the same cfg.
+    """
+
+    def need(cond: bool, key: str, msg: str) -> None:
+        if not cond:
+            raise ConfigError(f"{key}: {msg}")
+
+    for key, (off, what) in UNSUPPORTED_SWITCHES.items():
+        value = _lookup(cfg, key)
+        need(
+            _same(value, off),
+            key,
+            f"{what} is a PySlowFast feature this project does not implement; "
+            f"set it to {off!r} (got {value!r})",
+        )
+
+    need(cfg.NUM_GPUS >= 0, "NUM_GPUS", f"must be >= 0, got {cfg.NUM_GPUS}")
+    need(cfg.NUM_SHARDS >= 1, "NUM_SHARDS", f"must be >= 1, got {cfg.NUM_SHARDS}")
+    need(
+        0 <= cfg.SHARD_ID < cfg.NUM_SHARDS,
+        "SHARD_ID",
+        f"must be in [0, NUM_SHARDS={cfg.NUM_SHARDS}), got {cfg.SHARD_ID}",
+    )
+    procs = max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS
+    for split in ("TRAIN", "TEST"):
+        bs = cfg[split].BATCH_SIZE
+        need(bs > 0, f"{split}.BATCH_SIZE", f"must be positive, got {bs}")
+        need(
+            bs % procs == 0,
+            f"{split}.BATCH_SIZE",
+            f"{bs} is not divisible by the number of processes "
+            f"(max(NUM_GPUS, 1) x NUM_SHARDS = {procs})",
+        )
+    for split in ("TRAIN", "TEST"):
+        need(
+            cfg[split].CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+            f"{split}.CHECKPOINT_TYPE",
+            f"must be 'pytorch' or 'caffe2', got {cfg[split].CHECKPOINT_TYPE!r}",
+        )
+    if cfg.BN.USE_PRECISE_STATS:
+        need(cfg.BN.NUM_BATCHES_PRECISE >= 0, "BN.NUM_BATCHES_PRECISE", "must be >= 0")
+    need(
+        cfg.BN.NORM_TYPE in ("batchnorm", "sub_batchnorm", "sync_batchnorm"),
+        "BN.NORM_TYPE",
+        f"must be batchnorm, sub_batchnorm or sync_batchnorm, got {cfg.BN.NORM_TYPE!r}",
+    )
+    need(cfg.RESNET.NUM_GROUPS > 0, "RESNET.NUM_GROUPS", "must be positive")
+    need(cfg.RESNET.WIDTH_PER_GROUP > 0, "RESNET.WIDTH_PER_GROUP", "must be positive")
+    need(
+        cfg.RESNET.WIDTH_PER_GROUP % cfg.RESNET.NUM_GROUPS == 0,
+        "RESNET.WIDTH_PER_GROUP",
+        f"{cfg.RESNET.WIDTH_PER_GROUP} is not divisible by RESNET.NUM_GROUPS "
+        f"({cfg.RESNET.NUM_GROUPS})",
+    )
+    if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
+        need(
+            cfg.SLOWFAST.ALPHA > 0 and cfg.DATA.NUM_FRAMES % cfg.SLOWFAST.ALPHA == 0,
+            "SLOWFAST.ALPHA",
+            f"{cfg.SLOWFAST.ALPHA} must divide DATA.NUM_FRAMES ({cfg.DATA.NUM_FRAMES})",
+        )
+    need(cfg.DATA.NUM_FRAMES > 0, "DATA.NUM_FRAMES", "must be positive")
+    need(cfg.DATA.SAMPLING_RATE > 0, "DATA.SAMPLING_RATE", "must be positive")
+    need(
+        len(cfg.DATA.TRAIN_JITTER_SCALES) == 2
+        and cfg.DATA.TRAIN_JITTER_SCALES[0] <= cfg.DATA.TRAIN_JITTER_SCALES[1],
+        "DATA.TRAIN_JITTER_SCALES",
+        f"must be [min, max] with min <= max, got {list(cfg.DATA.TRAIN_JITTER_SCALES)}",
+    )
+    need(
+        cfg.DATA.ENSEMBLE_METHOD in ("sum", "max"),
+        "DATA.ENSEMBLE_METHOD",
+        f"must be 'sum' or 'max', got {cfg.DATA.ENSEMBLE_METHOD!r}",
+    )
+    if not cfg.TEST.ENSEMBLE_METHOD:
+        cfg.TEST.ENSEMBLE_METHOD = cfg.DATA.ENSEMBLE_METHOD
+    need(
+        cfg.TEST.ENSEMBLE_METHOD in ("sum", "max"),
+        "TEST.ENSEMBLE_METHOD",
+        f"must be 'sum' or 'max', got {cfg.TEST.ENSEMBLE_METHOD!r}",
+    )
+    need(
+        cfg.DATA.DECODING_BACKEND in ("pyav", "torchvision"),
+        "DATA.DECODING_BACKEND",
+        f"must be 'pyav' or 'torchvision', got {cfg.DATA.DECODING_BACKEND!r}",
+    )
+    need(
+        cfg.MODEL.LOSS_FUNC in ("cross_entropy", "bce_logit", "bce", "soft_cross_entropy"),
+        "MODEL.LOSS_FUNC",
+        f"unknown loss {cfg.MODEL.LOSS_FUNC!r} (cross_entropy, bce_logit, bce)",
+    )
+    need(
+        cfg.MODEL.HEAD_ACT in ("softmax", "sigmoid", "none"),
+        "MODEL.HEAD_ACT",
+        f"must be softmax, sigmoid or none, got {cfg.MODEL.HEAD_ACT!r}",
+    )
+    need(
+        cfg.SOLVER.OPTIMIZING_METHOD in ("sgd", "adam", "adamw"),
+        "SOLVER.OPTIMIZING_METHOD",
+        f"must be sgd, adam or adamw, got {cfg.SOLVER.OPTIMIZING_METHOD!r}",
+    )
+    if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs":
+        need(
+            len(cfg.SOLVER.LRS) >= len(cfg.SOLVER.STEPS),
+            "SOLVER.LRS",
+            f"needs one entry per SOLVER.STEPS entry ({len(cfg.SOLVER.STEPS)}), "
+            f"got {len(cfg.SOLVER.LRS)}",
+        )
+    need(
+        all(
+            b > a for a, b in zip(list(cfg.SOLVER.STEPS), list(cfg.SOLVER.STEPS)[1:])
+        ),
+        "SOLVER.STEPS",
+        f"must increase, got {list(cfg.SOLVER.STEPS)}",
+    )
+    if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
+        cfg.SOLVER.BASE_LR *= cfg.NUM_SHARDS
+        cfg.SOLVER.WARMUP_START_LR *= cfg.NUM_SHARDS
+        cfg.SOLVER.COSINE_END_LR *= cfg.NUM_SHARDS
+        cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
+    need(
+        cfg.MULTIGRID.EPOCH_FACTOR > 0,
+        "MULTIGRID.EPOCH_FACTOR",
+        f"must be positive, got {cfg.MULTIGRID.EPOCH_FACTOR}",
+    )
+    need(
+        not math.isnan(float(cfg.SOLVER.BASE_LR)) and cfg.SOLVER.BASE_LR >= 0,
+        "SOLVER.BASE_LR",
+        f"must be a non-negative number, got {cfg.SOLVER.BASE_LR}",
+    )
+    return cfg

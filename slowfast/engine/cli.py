@@ -1,0 +1,62 @@
+"""What ``tools/run_net.py`` does: parse, validate, then dry-run, train and/or test.
+
+User mistakes (a bad config key, a missing file, a malformed annotation) end the process with
+status 2 and a one-line message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fvcore.common.config import CfgNode
+
+from slowfast.config.defaults import assert_and_infer_cfg
+from slowfast.config.errors import ConfigError
+from slowfast.utils.parser import load_config, parse_args, user_error
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exception types that mean "the user can fix this", printed without a traceback."""
+    types: list[type[BaseException]] = [ConfigError, FileNotFoundError]
+    try:
+        from slowfast.datasets.errors import DataError
+
+        types.append(DataError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def dry_run(cfg: CfgNode) -> int:
+    """Print the validated config, build the model on the CPU and print its size."""
+    from slowfast.models import build_model
+    from slowfast.models.stats import gflops, params_count
+
+    print(cfg.dump())
+    cpu_cfg = cfg.clone()
+    cpu_cfg.NUM_GPUS = 0
+    model = build_model(cpu_cfg)
+    print(f"model: {cfg.MODEL.MODEL_NAME} ({cfg.MODEL.ARCH})")
+    print(f"params: {params_count(model) / 1e6:.2f}M")
+    for mode in ("train", "test"):
+        try:
+            print(f"GFLOPs ({mode} shape): {gflops(model, cpu_cfg, mode=mode):.2f}")
+        except Exception as e:  # a model of a user's that fvcore cannot trace
+            print(f"GFLOPs ({mode} shape): not available ({type(e).__name__}: {e})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tools/run_net.py``; returns the process exit status."""
+    args = parse_args(argv)
+    errors = user_error_types()
+    try:
+        cfg = assert_and_infer_cfg(load_config(args))
+        if args.dry_run:
+            return dry_run(cfg)
+        from slowfast.engine.launch import run
+
+        run(cfg, init_method=args.init_method)
+    except errors as e:
+        user_error(str(e))
+    return 0

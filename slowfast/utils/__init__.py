@@ -1,0 +1,1 @@
+"""Shared utilities: logging, checkpoints, distributed helpers, meters, LR policies."""

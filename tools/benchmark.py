@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""Benchmarks: ``tools/benchmark.py model --cfg FILE ...`` or ``tools/benchmark.py data --cfg FILE ...``.
+
+Each prints throughput measured in this process; compare runs side by side, not across days.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_USAGE = "usage: tools/benchmark.py {model,data} --cfg FILE [options] [KEY VALUE ...]"
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to the benchmark named by the first argument."""
+    if not argv or argv[0] not in ("model", "data"):
+        print(_USAGE, file=sys.stderr)
+        return 2
+    if argv[0] == "model":
+        from slowfast.models.benchmark import main as run
+    else:
+        from slowfast.datasets.benchmark import main as run
+    return run(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
