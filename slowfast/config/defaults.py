@@ -269,6 +269,9 @@ _C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
 _C.MULTIGRID.DEFAULT_B = 0
 _C.MULTIGRID.DEFAULT_T = 0
 _C.MULTIGRID.DEFAULT_S = 0
+# Set by the schedule: the baseline SOLVER.STEPS / MAX_EPOCH, to rebuild it from a rewritten cfg.
+_C.MULTIGRID.DEFAULT_STEPS = []
+_C.MULTIGRID.DEFAULT_MAX_EPOCH = 0
 
 # ---------------------------------------------------------------------------------------------
 # Data loader

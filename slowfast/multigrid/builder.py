@@ -1,0 +1,463 @@
+"""Building the multigrid schedule from a config (Wu et al., "A Multigrid Method for
+Efficiently Training Video Models", CVPR 2020).
+
+The numbers reproduce PySlowFast's ``slowfast/utils/multigrid.py`` (docs/MULTIGRID.md derives
+them); the long-cycle-only, single-long-cycle and cosine variants extend it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fvcore.common.config import CfgNode
+
+from slowfast.config.errors import ConfigError
+from slowfast.multigrid.phase import BNSetting, Phase, Schedule, SolverSetting
+from slowfast.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+LONG_CYCLE_POLICIES = ("steps_with_relative_lrs", "cosine")
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """The numbers of the run without multigrid, whatever rewriting the cfg has been through."""
+
+    batch_size: int
+    num_frames: int
+    crop_size: int
+    steps: tuple[int, ...]
+    max_epoch: int
+    base_lr: float
+    cosine_end_lr: float
+    warmup_start_lr: float
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One long-cycle shape: frames, crop, its batch multiplier and short-cycle average."""
+
+    index: int
+    num_frames: int
+    crop_size: int
+    multiplier: int
+    avg_multiplier: float
+
+
+# (LR stage, long-cycle stage, unstretched epochs) per schedule entry.
+Layout = list[tuple[int, _Stage, float]]
+
+
+def _need(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+def is_initialised(cfg: CfgNode) -> bool:
+    """Whether init_cfg (or PySlowFast's init_multigrid) has rewritten ``cfg``."""
+    return cfg.MULTIGRID.DEFAULT_B > 0
+
+
+def _baseline(cfg: CfgNode) -> _Baseline:
+    """Read the baseline from an original cfg, or from one :func:`init_cfg` (and possibly
+    :func:`apply_phase`) rewrote: those keep it in MULTIGRID.DEFAULT_*. A cosine phase scales the
+    LR keys by its batch multiplier, TRAIN.BATCH_SIZE / DEFAULT_B, which is divided out here.
+    """
+    mg, solver = cfg.MULTIGRID, cfg.SOLVER
+    if not is_initialised(cfg):
+        return _Baseline(
+            cfg.TRAIN.BATCH_SIZE,
+            cfg.DATA.NUM_FRAMES,
+            cfg.DATA.TRAIN_CROP_SIZE,
+            tuple(solver.STEPS),
+            solver.MAX_EPOCH,
+            solver.BASE_LR,
+            solver.COSINE_END_LR,
+            solver.WARMUP_START_LR,
+        )
+    _need(
+        mg.DEFAULT_MAX_EPOCH > 0,
+        "MULTIGRID.DEFAULT_MAX_EPOCH",
+        "MULTIGRID.DEFAULT_B is set but the baseline solver is unknown (a config rewritten by "
+        "PySlowFast's init_multigrid?); build the schedule from the original config",
+    )
+    scale = 1.0
+    if mg.LONG_CYCLE and solver.LR_POLICY == "cosine":
+        scale = cfg.TRAIN.BATCH_SIZE / mg.DEFAULT_B
+    return _Baseline(
+        mg.DEFAULT_B,
+        mg.DEFAULT_T,
+        mg.DEFAULT_S,
+        tuple(mg.DEFAULT_STEPS),
+        mg.DEFAULT_MAX_EPOCH,
+        solver.BASE_LR / scale,
+        solver.COSINE_END_LR / scale,
+        solver.WARMUP_START_LR / scale,
+    )
+
+
+def _check(cfg: CfgNode, base: _Baseline) -> None:
+    mg = cfg.MULTIGRID
+    for key, value in (
+        ("TRAIN.BATCH_SIZE", base.batch_size),
+        ("DATA.NUM_FRAMES", base.num_frames),
+        ("DATA.TRAIN_CROP_SIZE", base.crop_size),
+        ("SOLVER.MAX_EPOCH", base.max_epoch),
+        ("MULTIGRID.BN_BASE_SIZE", mg.BN_BASE_SIZE),
+        ("MULTIGRID.EVAL_FREQ", mg.EVAL_FREQ),
+    ):
+        _need(value > 0, key, f"must be positive, got {value}")
+    _need(mg.EPOCH_FACTOR > 0, "MULTIGRID.EPOCH_FACTOR", f"must be positive, got {mg.EPOCH_FACTOR}")
+    _need(
+        not mg.SINGLE_LONG_CYCLE or mg.LONG_CYCLE,
+        "MULTIGRID.SINGLE_LONG_CYCLE",
+        "needs MULTIGRID.LONG_CYCLE True",
+    )
+    if mg.SHORT_CYCLE:
+        factors = list(mg.SHORT_CYCLE_FACTORS)
+        _need(
+            bool(factors) and all(0 < f <= 1 for f in factors),
+            "MULTIGRID.SHORT_CYCLE_FACTORS",
+            f"must be crop factors in (0, 1], got {factors}",
+        )
+    if not mg.LONG_CYCLE:
+        return
+    _need(
+        cfg.SOLVER.LR_POLICY in LONG_CYCLE_POLICIES,
+        "SOLVER.LR_POLICY",
+        f"the long cycle needs one of {LONG_CYCLE_POLICIES}, got {cfg.SOLVER.LR_POLICY!r}",
+    )
+    factors = [tuple(f) for f in mg.LONG_CYCLE_FACTORS]
+    _need(
+        bool(factors) and all(len(f) == 2 and f[0] > 0 and f[1] > 0 for f in factors),
+        "MULTIGRID.LONG_CYCLE_FACTORS",
+        f"must be a non-empty list of positive (frames, crop) factors, got {factors}",
+    )
+    if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
+        alpha = cfg.SLOWFAST.ALPHA
+        for t_factor, _ in factors:
+            frames = int(round(base.num_frames * t_factor))
+            _need(
+                frames >= alpha and frames % alpha == 0,
+                "MULTIGRID.LONG_CYCLE_FACTORS",
+                f"a long-cycle stage with {frames} frames (DATA.NUM_FRAMES {base.num_frames} x "
+                f"{t_factor}) leaves the Slow pathway no whole frame at SLOWFAST.ALPHA {alpha}; "
+                f"use DATA.NUM_FRAMES divisible by {alpha} x {round(1 / t_factor)}",
+            )
+    steps = list(base.steps)
+    needs_steps = not (mg.SINGLE_LONG_CYCLE and cfg.SOLVER.LR_POLICY == "cosine")
+    if not needs_steps:
+        return
+    min_len = 1 if mg.SINGLE_LONG_CYCLE else 2
+    hint = ""
+    if cfg.SOLVER.LR_POLICY == "cosine":
+        hint = " (with the cosine policy they mark the long cycles, e.g. [0, 77, 126, 161])"
+    _need(
+        len(steps) >= min_len and steps[0] == 0,
+        "SOLVER.STEPS",
+        f"the long cycle needs at least {min_len} entries starting at 0{hint}, got {steps}",
+    )
+    _need(
+        all(b > a for a, b in zip(steps, steps[1:])) and steps[-1] < base.max_epoch,
+        "SOLVER.STEPS",
+        f"must increase and stay below SOLVER.MAX_EPOCH ({base.max_epoch}), got {steps}",
+    )
+    if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs" and not is_initialised(cfg):
+        gamma, lrs = cfg.SOLVER.GAMMA, list(cfg.SOLVER.LRS)
+        if any(not math.isclose(lr, gamma**i) for i, lr in enumerate(lrs[: len(steps)])):
+            logger.warning(
+                "multigrid takes the relative LR of baseline stage i as SOLVER.GAMMA**i "
+                "(GAMMA=%s), as PySlowFast does; SOLVER.LRS %s differs and is not used",
+                gamma,
+                lrs,
+            )
+
+
+def _short_cycle_crops(cfg: CfgNode, base: _Baseline) -> list[float]:
+    return [base.crop_size * f for f in cfg.MULTIGRID.SHORT_CYCLE_FACTORS]
+
+
+def _stages(cfg: CfgNode, base: _Baseline) -> list[_Stage]:
+    """The long-cycle shapes. The batch multiplier of (T, S) keeps B x T x S^2 at the default's;
+    with the short cycle a stage's average multiplier also counts the short-cycle crops."""
+    default_voxels = float(base.num_frames * base.crop_size**2)
+    stages = []
+    for k, (t_factor, s_factor) in enumerate(cfg.MULTIGRID.LONG_CYCLE_FACTORS):
+        frames = int(round(base.num_frames * t_factor))
+        crop = int(round(base.crop_size * s_factor))
+        _need(
+            frames >= 1 and crop >= 1,
+            "MULTIGRID.LONG_CYCLE_FACTORS",
+            f"stage {k} gives {frames} frames x {crop} crop",
+        )
+        crops = _short_cycle_crops(cfg, base) if cfg.MULTIGRID.SHORT_CYCLE else []
+        mults = [int(round(default_voxels / (frames * c * c))) for c in crops + [crop]]
+        _need(
+            min(mults) >= 1,
+            "MULTIGRID.LONG_CYCLE_FACTORS",
+            f"stage {k} ({frames} frames x {crop} crop) is larger than the default shape",
+        )
+        stages.append(_Stage(k, frames, crop, mults[-1], sum(mults) / len(mults)))
+    return stages
+
+
+def _stretch(epochs: Sequence[float], total: float) -> list[int]:
+    """Scale ``epochs`` to sum to ``total`` and return the rounded cumulative end epochs."""
+    factor = total / sum(epochs)
+    ends, acc = [], 0.0
+    for e in epochs:
+        acc += e * factor
+        ends.append(int(round(acc)))
+    return ends
+
+
+def _stepwise_layout(stages: list[_Stage], base: _Baseline) -> Layout:
+    """Every baseline LR stage but the last holds one long cycle, each shape's epochs in
+    proportion to its average multiplier; the last LR stage becomes a full-shape fine-tuning
+    phase whose length gives it the iteration saving of the rest. Unstretched epochs."""
+    steps = base.steps
+    total_avg = sum(st.avg_multiplier for st in stages)
+    layout, iters = [], 0.0
+    for lr_stage in range(len(steps) - 1):
+        stage_epochs = steps[lr_stage + 1] - steps[lr_stage]
+        for st in stages:
+            epochs = stage_epochs * st.avg_multiplier / total_avg
+            iters += epochs / st.avg_multiplier
+            layout.append((lr_stage, st, epochs))
+    iter_saving = steps[-1] / iters
+    fine_tune = (base.max_epoch - steps[-1]) / iter_saving * stages[-1].avg_multiplier
+    layout.append((len(steps) - 1, stages[-1], fine_tune))
+    return layout
+
+
+def _drop_empty_steps(
+    steps: Sequence[int], lrs: Sequence[float], max_epoch: int
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Remove the LR steps whose interval is empty (rounding can make two steps coincide): the
+    LR as a function of the epoch stays the same, and SOLVER.STEPS strictly increases."""
+    bounds = list(steps[1:]) + [max_epoch]
+    keep = [i for i in range(len(steps)) if steps[i] < bounds[i]] or [len(steps) - 1]
+    tail = tuple(lrs[len(steps) :])
+    return tuple(steps[i] for i in keep), tuple(lrs[i] for i in keep) + tail
+
+
+def _bn_setting(cfg: CfgNode, batch_size: int) -> BNSetting:
+    """Keep BN statistics over MULTIGRID.BN_BASE_SIZE clips: split larger per-process batches
+    (sub-BN), synchronise smaller ones over several processes (sync-BN)."""
+    processes = max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS
+    factor = float(batch_size / processes) / cfg.MULTIGRID.BN_BASE_SIZE
+    if factor < 1:
+        return BNSetting("sync_batchnorm", num_sync_devices=int(1.0 / factor))
+    if factor > 1:
+        return BNSetting("sub_batchnorm", num_splits=int(factor))
+    return BNSetting("batchnorm")
+
+
+def _short_cycle(
+    cfg: CfgNode, base: _Baseline, batch: int, crop: int
+) -> tuple[tuple[int, int], ...]:
+    """(global batch, crop) of each iteration of a short cycle at a long-cycle shape: the batch
+    grows by the squared crop ratio, rounded, as PySlowFast's short-cycle batch sampler does."""
+    if not cfg.MULTIGRID.SHORT_CYCLE:
+        return ((batch, crop),)
+    shapes = [
+        (batch * max(1, int(round((crop / c) ** 2))), int(round(c)))
+        for c in _short_cycle_crops(cfg, base)
+    ]
+    return tuple(shapes) + ((batch, crop),)
+
+
+def _eval_epochs(phases: Sequence[Phase], eval_freq: int) -> tuple[int, ...]:
+    """EVAL_FREQ evenly spaced epochs per phase counted back from its last one."""
+    epochs = set()
+    for p in phases:
+        period = max(p.num_epochs // eval_freq + 1, 1)
+        epochs.update(e for e in range(p.start, p.end) if (p.end - 1 - e) % period == 0)
+    epochs.add(phases[-1].end - 1)
+    return tuple(sorted(epochs))
+
+
+def _solver(
+    cfg: CfgNode, base: _Baseline, steps, lrs, max_epoch: int, scale: float | None = None
+) -> SolverSetting:
+    """The SOLVER values of a phase; ``scale`` (cosine with a long cycle) multiplies the LRs."""
+    s = cfg.SOLVER
+    factor = 1.0 if scale is None else scale
+    return SolverSetting(
+        lr_policy=s.LR_POLICY,
+        steps=tuple(steps),
+        lrs=tuple(lrs),
+        max_epoch=max_epoch,
+        base_lr=base.base_lr * factor,
+        cosine_end_lr=base.cosine_end_lr * factor,
+        warmup_start_lr=base.warmup_start_lr * factor,
+        gamma=s.GAMMA,
+        warmup_epochs=s.WARMUP_EPOCHS,
+        cosine_after_warmup=s.COSINE_AFTER_WARMUP,
+        lr_rescaled=scale is not None,
+    )
+
+
+def _constant_schedule(cfg: CfgNode, base: _Baseline, mode: str) -> Schedule:
+    """Short cycle only (steps and epochs stretched by EPOCH_FACTOR, truncated, as PySlowFast
+    does), or no multigrid at all (the baseline as a one-phase schedule)."""
+    mg = cfg.MULTIGRID
+    factor = mg.EPOCH_FACTOR if mode == "short" else 1.0
+    steps, lrs = list(cfg.SOLVER.STEPS), list(cfg.SOLVER.LRS)
+    if is_initialised(cfg):  # init_cfg already stretched the solver
+        max_epoch = cfg.SOLVER.MAX_EPOCH
+    else:
+        steps = [int(s * factor) for s in base.steps]
+        max_epoch = int(base.max_epoch * factor)
+        _need(max_epoch > 0, "MULTIGRID.EPOCH_FACTOR", f"leaves {max_epoch} epochs")
+        if steps:
+            steps, lrs = _drop_empty_steps(steps, lrs, max_epoch)
+    crops = _short_cycle_crops(cfg, base) if mode == "short" else []
+    voxels = float(base.num_frames * base.crop_size**2)
+    mults = [int(round(voxels / (base.num_frames * c * c))) for c in crops] + [1]
+    phase = Phase(
+        index=0,
+        start=0,
+        end=max_epoch,
+        kind="constant",
+        lr_stage=0,
+        cycle_stage=-1,
+        batch_size=base.batch_size,
+        num_frames=base.num_frames,
+        crop_size=base.crop_size,
+        batch_multiplier=1,
+        avg_batch_multiplier=sum(mults) / len(mults),
+        short_cycle=_short_cycle(cfg, base, base.batch_size, base.crop_size),
+        sampling_rate=mg.LONG_CYCLE_SAMPLING_RATE,
+        bn=BNSetting(cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS, cfg.BN.NUM_SYNC_DEVICES),
+        solver=_solver(cfg, base, steps, lrs, max_epoch),
+    )
+    return Schedule(
+        mode=mode,
+        single_long_cycle=False,
+        lr_policy=cfg.SOLVER.LR_POLICY,
+        epoch_factor=factor,
+        default_batch_size=base.batch_size,
+        default_num_frames=base.num_frames,
+        default_crop_size=base.crop_size,
+        baseline_steps=base.steps,
+        baseline_max_epoch=base.max_epoch,
+        phases=(phase,),
+        entries=(),
+        eval_epochs=None,
+    )
+
+
+def _stepwise_solver(layout: Layout, ends: list[int], gamma: float) -> tuple[list, list]:
+    """PySlowFast's SOLVER.STEPS / LRS: one step per phase, relative LR GAMMA**(LR stage) times
+    the batch multiplier (linear scaling), and the fine-tuning phase cut in half, its first
+    half keeping the LR of the phase before it."""
+    steps = [0] + ends
+    steps[-1] = (steps[-2] + steps[-1]) // 2
+    lrs = [gamma**lr_stage * st.multiplier for lr_stage, st, _ in layout]
+    return steps, lrs[:-1] + [lrs[-2], lrs[-1]]
+
+
+def _single_cycle_solver(
+    layout: Layout, ends: list[int], lr_steps: list[int], gamma: float
+) -> tuple[list, list]:
+    """One long cycle: a step at every phase start and every stretched baseline LR step, the
+    relative LR being GAMMA**(baseline LR stage) times the multiplier of the phase."""
+    starts = [0] + ends[:-1]
+    steps = sorted({s for s in lr_steps + starts if s < ends[-1]})
+    lrs = [
+        gamma ** _index_at(lr_steps, s) * layout[_index_at(starts, s)][1].multiplier
+        for s in steps
+    ]
+    return steps, lrs
+
+
+def _index_at(bounds: Sequence[int], epoch: int) -> int:
+    """Index of the last of the increasing ``bounds`` at or before ``epoch`` (0 if none)."""
+    return max([i for i, b in enumerate(bounds) if b <= epoch], default=0)
+
+
+def build_schedule(cfg: CfgNode) -> Schedule:
+    """The multigrid schedule of ``cfg``.
+
+    ``cfg`` may be the original config or one rewritten by :func:`init_cfg` or
+    :func:`apply_phase` (the baseline is then read from MULTIGRID.DEFAULT_*). Raises
+    :class:`ConfigError` for settings the schedule cannot honour.
+    """
+    mg = cfg.MULTIGRID
+    base = _baseline(cfg)
+    _check(cfg, base)
+    if not mg.LONG_CYCLE:
+        return _constant_schedule(cfg, base, "short" if mg.SHORT_CYCLE else "off")
+
+    stages = _stages(cfg, base)
+    single = bool(mg.SINGLE_LONG_CYCLE)
+    if single:
+        total_avg = sum(st.avg_multiplier for st in stages)
+        layout = [(0, st, base.max_epoch * st.avg_multiplier / total_avg) for st in stages]
+    else:
+        layout = _stepwise_layout(stages, base)
+    ends = _stretch([e for _, _, e in layout], base.max_epoch * mg.EPOCH_FACTOR)
+    max_epoch = ends[-1]
+    _need(max_epoch > 0, "MULTIGRID.EPOCH_FACTOR", f"leaves {max_epoch} epochs")
+    starts = [0] + ends[:-1]
+    # A single long cycle keeps the baseline's LR steps at their stretched epochs; they also
+    # give each phase its LR stage.
+    lr_steps = [int(round(s * max_epoch / base.max_epoch)) for s in base.steps]
+    if single:
+        layout = [(_index_at(lr_steps, b), st, e) for b, (_, st, e) in zip(starts, layout)]
+
+    cosine = cfg.SOLVER.LR_POLICY == "cosine"
+    if cosine:
+        steps, lrs = tuple(base.steps), tuple(cfg.SOLVER.LRS)
+    else:
+        if single:
+            raw = _single_cycle_solver(layout, ends, lr_steps, cfg.SOLVER.GAMMA)
+        else:
+            raw = _stepwise_solver(layout, ends, cfg.SOLVER.GAMMA)
+        steps, lrs = _drop_empty_steps(*raw, max_epoch)
+
+    entries, phases = [], []
+    for i, ((lr_stage, st, _), start, end) in enumerate(zip(layout, starts, ends)):
+        entries.append((lr_stage, (st.multiplier, st.num_frames, st.crop_size), end))
+        if end <= start:
+            continue
+        batch = st.multiplier * base.batch_size
+        phases.append(
+            Phase(
+                index=len(phases),
+                start=start,
+                end=end,
+                kind="fine_tune" if not single and i == len(layout) - 1 else "long_cycle",
+                lr_stage=lr_stage,
+                cycle_stage=st.index,
+                batch_size=batch,
+                num_frames=st.num_frames,
+                crop_size=st.crop_size,
+                batch_multiplier=st.multiplier,
+                avg_batch_multiplier=st.avg_multiplier,
+                short_cycle=_short_cycle(cfg, base, batch, st.crop_size),
+                sampling_rate=cfg.DATA.SAMPLING_RATE * (base.num_frames // st.num_frames),
+                bn=_bn_setting(cfg, batch),
+                solver=_solver(
+                    cfg, base, steps, lrs, max_epoch, float(st.multiplier) if cosine else None
+                ),
+            )
+        )
+    return Schedule(
+        mode="long+short" if mg.SHORT_CYCLE else "long",
+        single_long_cycle=single,
+        lr_policy=cfg.SOLVER.LR_POLICY,
+        epoch_factor=mg.EPOCH_FACTOR,
+        default_batch_size=base.batch_size,
+        default_num_frames=base.num_frames,
+        default_crop_size=base.crop_size,
+        baseline_steps=base.steps,
+        baseline_max_epoch=base.max_epoch,
+        phases=tuple(phases),
+        entries=tuple(entries),
+        eval_epochs=_eval_epochs(phases, mg.EVAL_FREQ),
+    )
