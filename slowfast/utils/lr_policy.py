@@ -1,0 +1,111 @@
+"""Learning-rate schedules as functions of (fractional) epoch.
+
+The trainer calls :func:`get_lr_at_epoch` every iteration with ``epoch + iter / iters_per_epoch``
+and writes the result into the optimizer with :func:`set_lr`. The numbers match PySlowFast's
+``slowfast/utils/lr_policy.py`` for the policies it has (``cosine``, ``steps_with_relative_lrs``);
+``steps`` and ``constant`` are small additions documented below.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from fvcore.common.config import CfgNode
+
+from slowfast.config.errors import ConfigError
+
+
+def _step_index(cfg: CfgNode, cur_epoch: float) -> int:
+    """Index of the SOLVER.STEPS interval holding ``cur_epoch`` (the last one past MAX_EPOCH)."""
+    steps = list(cfg.SOLVER.STEPS)
+    if not steps or steps[0] != 0:
+        raise ConfigError(
+            f"SOLVER.STEPS must start at 0 for LR policy {cfg.SOLVER.LR_POLICY!r}, got {steps}"
+        )
+    index = 0
+    for i, start in enumerate(steps):
+        if cur_epoch >= start:
+            index = i
+    return index
+
+
+def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
+    """BASE_LR times the SOLVER.LRS entry of the current step interval."""
+    index = _step_index(cfg, cur_epoch)
+    if index >= len(cfg.SOLVER.LRS):
+        raise ConfigError(
+            f"SOLVER.LRS has {len(cfg.SOLVER.LRS)} entries but SOLVER.STEPS "
+            f"{list(cfg.SOLVER.STEPS)} needs {len(cfg.SOLVER.STEPS)}"
+        )
+    return cfg.SOLVER.LRS[index] * cfg.SOLVER.BASE_LR
+
+
+def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
+    """BASE_LR times GAMMA to the power of the current step interval's index."""
+    return cfg.SOLVER.BASE_LR * cfg.SOLVER.GAMMA ** _step_index(cfg, cur_epoch)
+
+
+def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
+    """Half a cosine from BASE_LR (at 0, or at WARMUP_EPOCHS) down to COSINE_END_LR at MAX_EPOCH."""
+    solver = cfg.SOLVER
+    if solver.COSINE_END_LR > solver.BASE_LR:
+        raise ConfigError(
+            f"SOLVER.COSINE_END_LR ({solver.COSINE_END_LR}) must not exceed "
+            f"SOLVER.BASE_LR ({solver.BASE_LR})"
+        )
+    offset = solver.WARMUP_EPOCHS if solver.COSINE_AFTER_WARMUP else 0.0
+    span = solver.MAX_EPOCH - offset
+    if span <= 0:
+        raise ConfigError(
+            f"SOLVER.MAX_EPOCH ({solver.MAX_EPOCH}) must exceed the cosine start epoch ({offset})"
+        )
+    progress = (cur_epoch - offset) / span
+    return solver.COSINE_END_LR + 0.5 * (solver.BASE_LR - solver.COSINE_END_LR) * (
+        1.0 + math.cos(math.pi * progress)
+    )
+
+
+def _lr_constant(cfg: CfgNode, cur_epoch: float) -> float:
+    """BASE_LR throughout."""
+    return cfg.SOLVER.BASE_LR
+
+
+_POLICIES: dict[str, Callable[[CfgNode, float], float]] = {
+    "steps_with_relative_lrs": _lr_steps_with_relative_lrs,
+    "steps": _lr_steps,
+    "cosine": _lr_cosine,
+    "constant": _lr_constant,
+}
+
+
+def get_policy(name: str) -> Callable[[CfgNode, float], float]:
+    """The schedule function registered under ``name`` (a SOLVER.LR_POLICY value)."""
+    try:
+        return _POLICIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"SOLVER.LR_POLICY: unknown policy {name!r}; choose one of {sorted(_POLICIES)}"
+        ) from None
+
+
+def get_lr_at_epoch(cfg: CfgNode, cur_epoch: float) -> float:
+    """The learning rate at fractional epoch ``cur_epoch``, including the linear warm-up.
+
+    During the first SOLVER.WARMUP_EPOCHS the rate rises linearly from SOLVER.WARMUP_START_LR to
+    the policy's value at WARMUP_EPOCHS, exactly as PySlowFast does.
+    """
+    policy = get_policy(cfg.SOLVER.LR_POLICY)
+    warmup = cfg.SOLVER.WARMUP_EPOCHS
+    if cur_epoch < warmup:
+        start = cfg.SOLVER.WARMUP_START_LR
+        end = policy(cfg, warmup)
+        return start + (end - start) * cur_epoch / warmup
+    return policy(cfg, cur_epoch)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, new_lr: float) -> None:
+    """Write ``new_lr`` into every param group, times the group's optional ``lr_scale``."""
+    for group in optimizer.param_groups:
+        group["lr"] = new_lr * group.get("lr_scale", 1.0)

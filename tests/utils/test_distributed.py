@@ -1,0 +1,99 @@
+import datetime
+import os
+
+import pytest
+import torch
+
+from slowfast.config.defaults import get_cfg
+from slowfast.utils import distributed as du
+
+
+def _collectives(cfg):
+    cfg.NUM_GPUS = 0  # what the job uses as its device: the CPU here
+    rank = du.get_rank()
+    mean = torch.tensor([float(rank + 1), 10.0 * rank])
+    du.all_reduce_mean([mean])
+    scores, ids = du.all_gather_tensors(
+        [torch.full((rank + 1, 2), float(rank)), torch.arange(rank + 1) + 10 * rank]
+    )
+    result = {
+        "objects": du.all_gather_objects({"rank": rank, "names": ["x"] * rank}),
+        "backend": du.get_backend(),
+        "device": str(du.get_device(cfg)),
+        "rank": rank,
+        "world": du.get_world_size(),
+        "local_rank": du.get_local_rank(),
+        "master": du.is_master_proc(),
+        "mean": mean,
+        "scores": scores,
+        "ids": ids,
+    }
+    torch.save(result, os.path.join(cfg.OUTPUT_DIR, f"rank{rank}.pt"))
+
+
+def _fails_on_rank1(cfg):
+    if du.get_rank() == 1:
+        raise ValueError("boom from rank 1")
+    du.synchronize()  # rank 0 would wait here for its dead peer
+
+
+def _two_proc_cfg(tmp_path):
+    cfg = get_cfg()
+    cfg.NUM_GPUS = 2  # two processes; gloo, as the children see no GPU
+    cfg.OUTPUT_DIR = str(tmp_path)
+    return cfg
+
+
+@pytest.fixture(autouse=True)
+def _cpu_processes(monkeypatch):
+    """No torchrun variables; spawned children see no GPU, so they form a gloo CPU job."""
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SLOWFAST_DIST_TIMEOUT_S", "60")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+
+
+def test_two_process_collectives(tmp_path):
+    cfg = _two_proc_cfg(tmp_path)
+    du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _collectives, backend="gloo")
+    results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for r, res in enumerate(results):
+        assert (res["rank"], res["world"], res["local_rank"]) == (r, 2, r)
+        assert res["master"] == (r == 0)
+        assert res["mean"].tolist() == [1.5, 5.0]
+        assert res["scores"].tolist() == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
+        assert res["ids"].tolist() == [0, 10, 11]
+        assert res["objects"] == [{"rank": 0, "names": []}, {"rank": 1, "names": ["x"]}]
+        assert (res["backend"], res["device"]) == ("gloo", "cpu")
+
+
+def test_child_error_reaches_parent(tmp_path):
+    cfg = _two_proc_cfg(tmp_path)
+    with pytest.raises(du.JobFailedError) as err:
+        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _fails_on_rank1, backend="gloo")
+    assert "local rank 1 failed first" in str(err.value)
+    assert "ValueError: boom from rank 1" in str(err.value)
+
+
+def test_single_process_runs_in_place(tmp_path):
+    cfg = get_cfg()
+    cfg.NUM_GPUS = 0
+    seen = []
+    du.launch_job(cfg, "tcp://localhost:1", lambda cfg: seen.append(du.get_world_size()))
+    assert seen == [1] and not du.is_initialized()
+    tensors = [torch.tensor([2.0])]
+    assert du.all_reduce_mean(tensors)[0].item() == 2.0
+    assert du.all_gather_tensors([torch.arange(3)])[0].tolist() == [0, 1, 2]
+    assert du.is_master_proc() and du.get_rank() == 0
+    assert du.all_gather_objects("a") == ["a"] and du.get_backend() is None
+    assert du.get_device(cfg) == torch.device("cpu")
+
+
+def test_timeout_from_environment(monkeypatch):
+    monkeypatch.setenv("SLOWFAST_DIST_TIMEOUT_S", "45")
+    assert du.dist_timeout() == datetime.timedelta(seconds=45)
+    monkeypatch.delenv("SLOWFAST_DIST_TIMEOUT_S")
+    assert du.dist_timeout() == datetime.timedelta(minutes=10)
+    monkeypatch.setenv("SLOWFAST_DIST_TIMEOUT_S", "soon")
+    with pytest.raises(ValueError, match="SLOWFAST_DIST_TIMEOUT_S.*'soon'"):
+        du.dist_timeout()
