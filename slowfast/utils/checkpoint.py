@@ -159,13 +159,18 @@ def _sub_bn_prefixes(keys: Iterable[str]) -> list[str]:
 
 
 def sub_bn_to_bn_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Store each sub-BN layer as a plain BN: ``P.bn.running_*`` become ``P.running_*`` and
-    ``P.split_bn.num_batches_tracked`` becomes ``P.num_batches_tracked`` (PySlowFast's files)."""
+    """Store each sub-BN layer as a plain BN (PySlowFast's files): ``P.running_*`` are the
+    statistics of the union of the splits, computed from ``P.split_bn.running_*`` (so they are
+    right even when the layer's evaluation copy ``P.bn`` was not refreshed), and
+    ``P.split_bn.num_batches_tracked`` becomes ``P.num_batches_tracked``."""
+    from slowfast.models.norm import aggregate_split_stats
+
     out = dict(state)
     for p in _sub_bn_prefixes(state):
-        for stat in _STATS:
-            if f"{p}.bn.{stat}" in state:
-                out[f"{p}.{stat}"] = state[f"{p}.bn.{stat}"]
+        split_mean = state[f"{p}.split_bn.running_mean"]
+        splits = split_mean.numel() // state[f"{p}.bn.running_mean"].numel()
+        mean, var = aggregate_split_stats(split_mean, state[f"{p}.split_bn.running_var"], splits)
+        out[f"{p}.running_mean"], out[f"{p}.running_var"] = mean, var
         if f"{p}.split_bn.num_batches_tracked" in state:
             out[f"{p}.num_batches_tracked"] = state[f"{p}.split_bn.num_batches_tracked"]
         for key in state:

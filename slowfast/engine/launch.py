@@ -1,0 +1,76 @@
+"""Start the job: one process per GPU (or the processes torchrun made), then train and test."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+
+from slowfast.utils import distributed as du
+from slowfast.utils.logging import get_logger, setup_logging
+
+logger = get_logger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a run repeats for a given RNG_SEED."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_multigrid_schedule(cfg: CfgNode):
+    """(cfg with the solver rewritten, schedule) when multigrid is on, else (cfg, None)."""
+    if not (cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE):
+        return cfg, None
+    from slowfast.multigrid.schedule import build_schedule, init_cfg
+
+    cfg = init_cfg(cfg)
+    schedule = build_schedule(cfg)
+    logger.info("multigrid schedule:\n%s", schedule)
+    return cfg, schedule
+
+
+def train(cfg: CfgNode) -> None:
+    """Train with the default hooks (multigrid, precise BN, checkpoints, validation, TensorBoard)."""
+    from slowfast.engine.hooks import default_hooks
+    from slowfast.engine.trainer import Trainer
+
+    cfg, schedule = build_multigrid_schedule(cfg)
+    if cfg.LOG_MODEL_INFO and du.is_master_proc():
+        from slowfast.models import build_model
+        from slowfast.models.stats import log_model_info
+
+        log_model_info(build_model(_cpu(cfg)), _cpu(cfg))
+    Trainer(cfg, hooks=default_hooks(cfg, schedule)).train()
+
+
+def _cpu(cfg: CfgNode) -> CfgNode:
+    cfg = cfg.clone()
+    cfg.NUM_GPUS = 0
+    return cfg
+
+
+def _job(cfg: CfgNode) -> None:
+    """What every process runs once the process group (if any) is up."""
+    setup_logging(cfg.OUTPUT_DIR, du.is_master_proc())
+    backend = du.get_backend()
+    logger.info(
+        "rank %d, world size: %d, backend: %s, device: %s",
+        du.get_rank(), du.get_world_size(), backend, du.get_device(cfg),
+    )
+    logger.info("config:\n%s", cfg.dump())
+    seed_everything(cfg.RNG_SEED)
+    if cfg.TRAIN.ENABLE:
+        train(cfg)
+    if cfg.TEST.ENABLE:
+        from slowfast.engine.tester import test
+
+        test(cfg)
+
+
+def run(cfg: CfgNode, init_method: str = "tcp://localhost:9999") -> None:
+    """Launch :func:`_job` on every process of the job (PySlowFast's launch semantics)."""
+    du.launch_job(cfg, init_method, _job)

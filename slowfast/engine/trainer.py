@@ -1,0 +1,326 @@
+"""The training loop: steps only; evaluation, checkpoints, precise BN, multigrid and logging are
+hooks (see :mod:`slowfast.engine.hooks`).
+
+A hook sees the trainer and may replace its loaders or its config between epochs (the multigrid
+hook does so at each schedule phase), never in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import torch
+from fvcore.common.config import CfgNode
+
+from slowfast.datasets.loader import construct_loader, shuffle_dataset
+from slowfast.engine.losses import get_loss_func
+from slowfast.models import build_model
+from slowfast.utils import distributed as du
+from slowfast.utils.checkpoint import auto_resume, load_train_checkpoint
+from slowfast.utils.logging import get_logger, log_json_stats
+from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
+from slowfast.utils.metrics import topk_errors
+from slowfast.utils.optimizer import clip_gradients, construct_optimizer
+
+logger = get_logger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss); the message names epoch and iteration."""
+
+
+class HookBase:
+    """Called by :class:`Trainer` around training, epochs and steps; override what you need."""
+
+    def before_train(self, trainer: Trainer) -> None:
+        pass
+
+    def before_epoch(self, trainer: Trainer) -> None:
+        pass
+
+    def after_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        pass
+
+    def after_epoch(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        pass
+
+    def after_train(self, trainer: Trainer) -> None:
+        pass
+
+
+def move_to_device(inputs: Any, device: torch.device) -> Any:
+    """Move a tensor, or a (nested) list of tensors, to ``device``."""
+    if isinstance(inputs, (list, tuple)):
+        return [move_to_device(x, device) for x in inputs]
+    return inputs.to(device, non_blocking=True)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, "module") else model
+
+
+def _memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except ImportError:  # pragma: no cover - non-Unix
+        return 0.0
+
+
+class Trainer:
+    """Owns model, optimizer, loaders and the epoch loop for one process."""
+
+    def __init__(self, cfg: CfgNode, hooks: list[HookBase] | None = None):
+        # The config as given; ``cfg`` is the one in force (hooks may rewrite it per phase).
+        self.base_cfg = cfg.clone()
+        self.cfg = cfg.clone()
+        self.device = du.get_device(cfg)
+        self.model = build_model(self.cfg)
+        self.model.to(self.device)
+        self.optimizer = construct_optimizer(self.model, self.cfg)
+        use_amp = bool(cfg.TRAIN.MIXED_PRECISION) and self.device.type == "cuda"
+        self.amp_enabled = use_amp
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        self.loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
+        self.hooks: list[HookBase] = list(hooks or [])
+        self.start_epoch = 0
+        self.epoch = 0
+        self.train_loader = None
+        self.precise_bn_loader = None
+        self.clips_seen = 0
+        self.train_time_s = 0.0
+        self.t_start = time.perf_counter()
+        self.show_progress = sys.stdout.isatty() and du.is_master_proc()
+        self.wrap_ddp()
+
+    # -- set-up -------------------------------------------------------------------------------
+    def wrap_ddp(self) -> None:
+        """(Re)wrap the model in DistributedDataParallel when more than one process runs."""
+        model = unwrap(self.model)
+        if du.get_world_size() > 1:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=device_ids, output_device=device_ids[0] if device_ids else None
+            )
+        else:
+            self.model = model
+
+    def build_train_loaders(self) -> None:
+        """Build the training loader (and the precise-BN loader) for the current config."""
+        self.train_loader = construct_loader(self.cfg, "train")
+        if self.cfg.BN.USE_PRECISE_STATS:
+            self.precise_bn_loader = construct_loader(self.cfg, "train", is_precise_bn=True)
+
+    def resume_or_load(self) -> None:
+        """Continue from the newest checkpoint (with its clip count and clocks), or initialise
+        from TRAIN.CHECKPOINT_FILE_PATH, or start from scratch.
+        """
+        model, scaler = unwrap(self.model), self.scaler if self.amp_enabled else None
+        info = auto_resume(self.cfg, model, self.optimizer, scaler) if self.cfg.TRAIN.AUTO_RESUME else None
+        if info is None:
+            self.start_epoch = load_train_checkpoint(self.cfg, model, self.optimizer, scaler)
+            return
+        self.start_epoch = info.start_epoch
+        self.clips_seen = int(info.extra.get("clips_seen", 0))
+        self.train_time_s = float(info.extra.get("train_time_s", 0.0))
+        self.t_start = time.perf_counter() - float(info.extra.get("elapsed_s", 0.0))
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """Progress counters saved with each checkpoint so a resumed run continues its clocks."""
+        return {
+            "clips_seen": self.clips_seen,
+            "train_time_s": self.train_time_s,
+            "elapsed_s": time.perf_counter() - self.t_start,
+        }
+
+    # -- the loop -----------------------------------------------------------------------------
+    def train(self) -> None:
+        """Run every epoch from ``start_epoch`` to SOLVER.MAX_EPOCH with the hooks."""
+        self.resume_or_load()
+        for h in self.hooks:
+            h.before_train(self)
+        if self.train_loader is None:
+            self.build_train_loaders()
+        logger.info("Start epoch: %d", self.start_epoch + 1)
+        self.epoch = self.start_epoch
+        while self.epoch < self.cfg.SOLVER.MAX_EPOCH:
+            for h in self.hooks:
+                h.before_epoch(self)
+            stats = self.run_epoch()
+            for h in self.hooks:
+                h.after_epoch(self, stats)
+            self.epoch += 1
+        for h in self.hooks:
+            h.after_train(self)
+
+    def run_epoch(self) -> dict[str, Any]:
+        """One pass over the training loader; returns the epoch summary (also logged)."""
+        cfg, model, loader = self.cfg, self.model, self.train_loader
+        shuffle_dataset(loader, self.epoch)
+        model.train()
+        iters = len(loader)
+        max_epoch = cfg.SOLVER.MAX_EPOCH
+        world = du.get_world_size()
+        multi_label = bool(cfg.DATA.MULTI_LABEL)
+        totals = {"loss": 0.0, "top1_err": 0.0, "top5_err": 0.0, "samples": 0}
+        skipped: list[str] = []
+        t_epoch = time.perf_counter()
+        t_data = time.perf_counter()
+        data_time = compute_time = 0.0
+        progress = None
+        if self.show_progress:
+            from tqdm import tqdm
+
+            progress = tqdm(total=iters, desc=f"epoch {self.epoch + 1}/{max_epoch}", leave=False)
+        seen: list[int] = []
+        for it, (inputs, labels, index, meta) in enumerate(loader):
+            t_compute = time.perf_counter()
+            data_time += t_compute - t_data
+            if world > 1:
+                seen.extend(index.tolist())
+            skipped.extend(meta.get("skipped", []) if isinstance(meta, dict) else [])
+            inputs = move_to_device(inputs, self.device)
+            labels = labels.to(self.device, non_blocking=True)
+            lr = get_lr_at_epoch(cfg, self.epoch + it / iters)
+            set_lr(self.optimizer, lr)
+            with torch.autocast(self.device.type, enabled=self.amp_enabled):
+                preds = model(inputs)
+                loss = self.loss_fn(preds, labels)
+            if not math.isfinite(loss.item()):
+                raise TrainingError(
+                    f"non-finite loss ({loss.item()}) at epoch {self.epoch + 1}, "
+                    f"iteration {it + 1}/{iters}; lower SOLVER.BASE_LR or check the data"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(unwrap(model), cfg)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+
+            batch = labels.shape[0]
+            loss_v = loss.detach()
+            if multi_label:
+                errs = [torch.zeros((), device=self.device)] * 2
+            else:
+                errs = topk_errors(preds.detach(), labels, (1, min(5, preds.shape[1])))
+            if world > 1:
+                loss_v, *errs = du.all_reduce_mean([loss_v, *errs])
+            loss_f = loss_v.item()
+            top1, top5 = (float(e) for e in errs)
+            totals["loss"] += loss_f * batch
+            totals["top1_err"] += top1 * batch
+            totals["top5_err"] += top5 * batch
+            totals["samples"] += batch
+            self.clips_seen += batch * world
+            compute_time += time.perf_counter() - t_compute
+            step = {
+                "_type": "train_iter",
+                "epoch": self.epoch + 1,
+                "max_epoch": max_epoch,
+                "iter": it + 1,
+                "iters": iters,
+                "loss": loss_f,
+                "lr": lr,
+                "batch_size": batch * world,
+                "shape": _shape_of(inputs),
+                "elapsed_s": time.perf_counter() - self.t_start,
+            }
+            if not multi_label:
+                step.update(top1_err=top1, top5_err=top5)
+            if (it + 1) % cfg.LOG_PERIOD == 0 or it + 1 == iters:
+                done = (it + 1) / iters
+                epoch_elapsed = time.perf_counter() - t_epoch
+                remaining_epoch = epoch_elapsed * (1 - done) / max(done, 1e-9)
+                step.update(
+                    data_time_s=data_time / (it + 1),
+                    compute_time_s=compute_time / (it + 1),
+                    eta_epoch_s=remaining_epoch,
+                    mem_mb=_memory_mb(self.device),
+                )
+                log_json_stats(step, logger)
+            for h in self.hooks:
+                h.after_step(self, step)
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss_f:.3f}", lr=f"{lr:.3g}")
+            t_data = time.perf_counter()
+        if progress is not None:
+            progress.close()
+        if iters == 0:
+            logger.warning(
+                "epoch %d ran no iteration: the training set (%d clips) is smaller than one "
+                "per-process batch of the current shape; use more data or a smaller TRAIN.BATCH_SIZE",
+                self.epoch + 1, len(loader.dataset),
+            )
+        epoch_time = time.perf_counter() - t_epoch
+        self.train_time_s += epoch_time
+        n = max(totals["samples"], 1)
+        bad = _gather_skipped(skipped)
+        summary: dict[str, Any] = {
+            "_type": "train_epoch",
+            "epoch": self.epoch + 1,
+            "max_epoch": max_epoch,
+            "loss": totals["loss"] / n,
+            "lr": get_lr_at_epoch(cfg, self.epoch + 1 - 1e-9),
+            "epoch_time_s": epoch_time,
+            "train_time_s": self.train_time_s,
+            "elapsed_s": time.perf_counter() - self.t_start,
+            "clips_seen": self.clips_seen,
+            "iters": iters,
+            "batch_size": cfg.TRAIN.BATCH_SIZE,
+            "num_frames": cfg.DATA.NUM_FRAMES,
+            "crop_size": cfg.DATA.TRAIN_CROP_SIZE,
+            "bad_samples": len(bad),
+            "data_time_s": data_time,
+            "mem_mb": _memory_mb(self.device),
+        }
+        if not multi_label:
+            summary.update(top1_err=totals["top1_err"] / n, top5_err=totals["top5_err"] / n)
+        if world > 1:
+            summary.update(_rank_overlap(seen))
+        if bad:
+            logger.warning(
+                "epoch %d: %d bad training sample(s) skipped and replaced: %s",
+                self.epoch + 1, len(bad), ", ".join(sorted(set(bad))),
+            )
+        log_json_stats(summary, logger)
+        return summary
+
+
+def _shape_of(inputs: Any) -> str:
+    """'BxTxS' of the last pathway (the full-rate one) for logs and TensorBoard."""
+    x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
+    return f"{x.shape[0]}x{x.shape[2]}x{x.shape[3]}"
+
+
+def _rank_overlap(seen: list[int]) -> dict[str, int]:
+    """How many training samples this epoch were seen by more than one process (0 when the
+    sampler split the data disjointly), logged so multi-process runs can be checked.
+    """
+    per_rank = du.all_gather_objects(seen)
+    distinct = set()
+    for part in per_rank:
+        distinct.update(part)
+    overlap = sum(len(set(part)) for part in per_rank) - len(distinct)
+    logger.info(
+        "data split over %d processes: %s samples; %d distinct; samples seen by 2+ processes: %d",
+        len(per_rank), "+".join(str(len(p)) for p in per_rank), len(distinct), overlap,
+    )
+    return {"rank_samples": len(seen), "distinct_samples": len(distinct), "rank_overlap": overlap}
+
+
+def _gather_skipped(paths: list[str]) -> list[str]:
+    if du.get_world_size() == 1:
+        return paths
+    merged: list[str] = []
+    for part in du.all_gather_objects(paths):
+        merged.extend(part)
+    return merged

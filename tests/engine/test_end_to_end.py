@@ -1,0 +1,53 @@
+"""One-to-two-epoch "instant" runs: train, validate, checkpoint and multi-view test on tiny
+synthetic Kinetics, SSv2 and Charades datasets through tools/run_net.py's entry point.
+"""
+
+import os
+
+import torch
+
+from tests.engine.conftest import records, run_net
+
+
+def test_kinetics_train_val_checkpoint_test(datasets, tmp_path):
+    out = tmp_path / "k"
+    assert run_net(datasets["kinetics"], out, "SOLVER.MAX_EPOCH", "2",
+                   "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "3",
+                   "TEST.SAVE_RESULTS_PATH", "scores.pyth") == 0
+    epochs = records(out, "train_epoch")
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert epochs[-1]["clips_seen"] == 2 * 24  # 24 videos, batch 8, drop_last
+    assert all(0 <= r["top1_err"] <= 100 and r["loss"] > 0 for r in epochs)
+    val = records(out, "val_epoch")
+    assert [r["epoch"] for r in val] == [1, 2] and val[0]["num_clips"] == 8
+    ckpts = sorted(os.listdir(out / "checkpoints"))
+    assert ckpts == ["checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]
+    state = torch.load(out / "checkpoints" / ckpts[-1], map_location="cpu", weights_only=True)
+    assert state["epoch"] == 1 and {"model_state", "optimizer_state", "cfg"} <= set(state)
+    (test,) = records(out, "test_final")
+    assert test["num_videos"] == 8 and test["views"] == 6
+    assert 0 <= test["top1_err"] <= 100 and test["top5_err"] <= test["top1_err"]
+    assert os.path.isfile(out / "scores.pyth")
+    log = (out / "stdout.log").read_text()
+    assert "world size: 1" in log
+
+
+def test_ssv2_segment_sampling_run(datasets, tmp_path):
+    out = tmp_path / "s"
+    assert run_net(datasets["ssv2"], out, "SOLVER.MAX_EPOCH", "1",
+                   "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "3") == 0
+    (test,) = records(out, "test_final")
+    assert test["num_videos"] == 8 and test["views"] == 3
+    assert len(records(out, "train_epoch")) == 1
+
+
+def test_charades_multilabel_map(datasets, tmp_path):
+    out = tmp_path / "c"
+    assert run_net(datasets["charades"], out, "SOLVER.MAX_EPOCH", "1",
+                   "MODEL.LOSS_FUNC", "bce_logit", "MODEL.HEAD_ACT", "sigmoid",
+                   "DATA.MULTI_LABEL", "True", "TEST.ENSEMBLE_METHOD", "max",
+                   "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "1") == 0
+    (val,) = records(out, "val_epoch")
+    assert 0 <= val["map"] <= 1
+    (test,) = records(out, "test_final")
+    assert 0 <= test["map"] <= 1 and "top1_err" not in test

@@ -1,0 +1,108 @@
+"""Multigrid in the training loop: every phase is visited and logged, shape switches are in
+memory and equal a rebuild-and-reload from a checkpoint file, and the final checkpoint has the
+plain-BN (PySlowFast) layout.
+"""
+
+import os
+
+import torch
+
+from slowfast.config import assert_and_infer_cfg, build_cfg
+from slowfast.models import build_model
+from slowfast.models.norm import convert_norm
+from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
+from slowfast.utils.checkpoint import load_checkpoint, save_checkpoint
+from slowfast.utils.optimizer import construct_optimizer
+from tests.engine.conftest import TINY_CFG, TINY_MODEL, records, run_net
+
+MULTIGRID = [
+    "MULTIGRID.LONG_CYCLE", "True", "MULTIGRID.SHORT_CYCLE", "True",
+    "MULTIGRID.BN_BASE_SIZE", "2", "MULTIGRID.EPOCH_FACTOR", "1.5",
+    "SOLVER.LR_POLICY", "steps_with_relative_lrs", "SOLVER.STEPS", "[0, 3, 5]",
+    "SOLVER.LRS", "[1, 0.1, 0.01]", "SOLVER.MAX_EPOCH", "6",
+    "DATA.NUM_FRAMES", "16", "TRAIN.BATCH_SIZE", "2",
+    "BN.USE_PRECISE_STATS", "True", "BN.NUM_BATCHES_PRECISE", "1",
+]
+
+
+def test_multigrid_run_visits_every_phase(datasets, tmp_path):
+    info = datasets["kinetics_mg"]
+    out = tmp_path / "mg"
+    assert run_net(info, out, *MULTIGRID, "TEST.ENABLE", "False") == 0
+    cfg = init_cfg(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
+                                                                *MULTIGRID])))
+    schedule = build_schedule(cfg)
+    epochs = records(out, "train_epoch")
+    assert len(epochs) == schedule.max_epoch
+    shapes_run = {(r["batch_size"], r["num_frames"], r["crop_size"]) for r in epochs}
+    shapes_planned = {(p.batch_size, p.num_frames, p.crop_size) for p in schedule.phases}
+    assert shapes_run == shapes_planned
+    for rec in epochs:  # each epoch ran at the shape its phase prescribes
+        phase = schedule.phase_at(rec["epoch"] - 1)
+        assert (rec["batch_size"], rec["num_frames"]) == (phase.batch_size, phase.num_frames)
+        assert rec["iters"] > 0
+    switches = records(out, "multigrid_switch")
+    assert switches and all(s["switch_time_s"] < 2.0 for s in switches)
+    assert {s["norm_type"] for s in switches} >= {"sub_batchnorm", "batchnorm"}
+    assert len(records(out, "val_epoch")) == len(schedule.eval_epochs)
+    # The last checkpoint is in the plain-BN layout and loads strictly into a plain model.
+    last = sorted(os.listdir(out / "checkpoints"))[-1]
+    state = torch.load(out / "checkpoints" / last, map_location="cpu", weights_only=True)
+    assert not [k for k in state["model_state"] if "split_bn" in k or ".bn.bn." in k]
+    plain = build_model(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL])))
+    plain.load_state_dict(state["model_state"], strict=True)
+
+
+def _phase_cfgs(info):
+    cfg = init_cfg(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
+                                                                *MULTIGRID, "TRAIN.BATCH_SIZE", "2"])))
+    schedule = build_schedule(cfg)
+    sub = [p for p in schedule.phases if p.bn.norm_type == "sub_batchnorm"]
+    plain = [p for p in schedule.phases if p.bn.norm_type == "batchnorm"]
+    return apply_phase(cfg, sub[0]), apply_phase(cfg, sub[-1]), apply_phase(cfg, plain[-1])
+
+
+def _step(model, optimizer, frames):
+    model.train()
+    loss = model(frames).logsumexp(dim=1).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def _clip(cfg, batch, seed):
+    g = torch.Generator().manual_seed(seed)
+    fast = torch.randn(batch, 3, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE,
+                       cfg.DATA.TRAIN_CROP_SIZE, generator=g)
+    slow = fast[:, :, :: cfg.SLOWFAST.ALPHA]
+    return [slow, fast]
+
+
+def test_in_memory_switch_equals_checkpoint_reload(datasets, tmp_path):
+    cfg_a, cfg_b, cfg_c = _phase_cfgs(datasets["kinetics_mg"])
+    assert cfg_a.BN.NUM_SPLITS > 1
+    torch.manual_seed(0)
+    model = build_model(cfg_a)
+    optimizer = construct_optimizer(model, cfg_a)
+    _step(model, optimizer, _clip(cfg_a, cfg_a.TRAIN.BATCH_SIZE, 1))
+    for cfg_next in (cfg_b, cfg_c):
+        path = save_checkpoint(str(tmp_path / cfg_next.BN.NORM_TYPE), model, optimizer, 0, cfg_a)
+        # In memory: switch the norms of the live model; the optimizer is kept as it is.
+        params_before = [id(p) for p in model.parameters()]
+        convert_norm(model, cfg_next)
+        assert [id(p) for p in model.parameters()] == params_before
+        # From disk: a fresh model of the next phase, loaded from the checkpoint file.
+        reloaded = build_model(cfg_next)
+        opt_reloaded = construct_optimizer(reloaded, cfg_next)
+        load_checkpoint(path, reloaded, optimizer=opt_reloaded)
+        model.eval()
+        reloaded.eval()
+        x = _clip(cfg_a, 2, 2)
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), reloaded(x), rtol=0, atol=1e-6)
+        # One more training step on both: same parameters after it (optimizer state carried).
+        x = _clip(cfg_next, cfg_next.TRAIN.BATCH_SIZE, 3)
+        _step(model, optimizer, x)
+        _step(reloaded, opt_reloaded, x)
+        for (name, p), q in zip(model.named_parameters(), reloaded.parameters()):
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
