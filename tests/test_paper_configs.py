@@ -1,0 +1,125 @@
+"""The shipped configs behind projects/multigrid/README.md: they load, their multigrid schedules
+build, each multigrid file only switches multigrid on over its ``_BASE_``, and the paper's I3D
+models keep the time axis at full resolution."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+import pytest
+import torch
+import yaml
+
+from slowfast.config import assert_and_infer_cfg, build_cfg
+from slowfast.models import build_model
+from slowfast.multigrid.schedule import build_schedule
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
+MULTIGRID_CONFIGS = [p for p in CONFIGS if "multigrid" in os.path.basename(p)]
+I3D_PAPER = ("I3D_16x8_R50_paper", "I3D_NLN_16x8_R50_paper")
+I3D_PAPER_CONFIGS = [p for p in CONFIGS if os.path.basename(p).startswith(I3D_PAPER)]
+STEPWISE_KINETICS = os.path.join(ROOT, "configs/Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid.yaml")
+
+README = os.path.join(ROOT, "projects", "multigrid", "README.md")
+
+
+def rel(path: str) -> str:
+    return os.path.relpath(path, ROOT)
+
+
+def flatten(node, prefix: str = "") -> dict:
+    out = {}
+    for key, value in node.items():
+        if hasattr(value, "items"):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def base_of(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        base = yaml.safe_load(f).get("_BASE_")
+    assert isinstance(base, str), f"{rel(path)}: expected one _BASE_ file"
+    return os.path.join(os.path.dirname(path), base)
+
+
+def test_readme_names_existing_configs_and_every_multigrid_one():
+    with open(README, encoding="utf-8") as f:
+        named = set(re.findall(r"configs/[\w./-]+?\.yaml", f.read()))
+    assert not {p for p in named if not os.path.isfile(os.path.join(ROOT, p))}
+    assert {rel(p) for p in MULTIGRID_CONFIGS} <= named
+    assert len(MULTIGRID_CONFIGS) >= 15
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=rel)
+def test_config_loads_and_validates(path):
+    assert_and_infer_cfg(build_cfg([path]))
+
+
+@pytest.mark.parametrize("path", MULTIGRID_CONFIGS, ids=rel)
+def test_multigrid_config_builds_a_saving_schedule(path):
+    cfg = assert_and_infer_cfg(build_cfg([path]))
+    assert cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE
+    schedule = build_schedule(cfg)
+    assert schedule.phases
+    assert schedule.compute_saving > 1.0
+
+
+def test_stepwise_kinetics_schedule_is_13_phases_to_epoch_358():
+    schedule = build_schedule(assert_and_infer_cfg(build_cfg([STEPWISE_KINETICS])))
+    assert len(schedule.phases) == 13
+    assert schedule.phases[-1].end == 358 == schedule.max_epoch
+    assert [p.kind for p in schedule.phases].count("fine_tune") == 1
+
+
+@pytest.mark.parametrize("path", MULTIGRID_CONFIGS, ids=rel)
+def test_multigrid_config_changes_only_multigrid_keys_over_its_base(path):
+    """Allowed besides MULTIGRID.*: test-time keys (TEST.*, DATA.TEST_CROP_SIZE) and, over a
+    cosine baseline (whose LR ignores them), SOLVER.STEPS marking the long cycles, which the
+    file's comment must then explain."""
+    base = base_of(path)
+    mine, theirs = flatten(build_cfg([path])), flatten(build_cfg([base]))
+    changed = {k for k in mine if mine[k] != theirs[k]}
+    allowed = {k for k in changed if k.startswith(("MULTIGRID.", "TEST."))}
+    allowed |= changed & {"DATA.TEST_CROP_SIZE"}
+    if "SOLVER.STEPS" in changed:
+        assert theirs["SOLVER.LR_POLICY"] == "cosine", f"{rel(path)} moves the baseline's LR steps"
+        with open(path, encoding="utf-8") as f:
+            assert "SOLVER.STEPS" in f.read(), f"{rel(path)}: document why SOLVER.STEPS is set"
+        allowed.add("SOLVER.STEPS")
+    assert changed - allowed == set(), f"{rel(path)} over {rel(base)}"
+    assert any(k.startswith("MULTIGRID.") for k in changed) or "multigrid" in os.path.basename(base)
+
+
+@pytest.mark.parametrize("path", I3D_PAPER_CONFIGS, ids=rel)
+def test_paper_i3d_has_no_temporal_downsampling(path):
+    cfg = assert_and_infer_cfg(
+        build_cfg(
+            [path],
+            [
+                "NUM_GPUS", "0", "RESNET.WIDTH_PER_GROUP", "2", "DATA.TRAIN_CROP_SIZE", "32",
+                "DATA.TEST_CROP_SIZE", "32", "MODEL.NUM_CLASSES", "3", "TRAIN.BATCH_SIZE", "2",
+                "TEST.BATCH_SIZE", "2", "MODEL.DROPOUT_RATE", "0.0",
+            ],
+        )
+    )  # fmt: skip
+    assert cfg.MODEL.ARCH == "slow" and cfg.DATA.NUM_FRAMES == 16
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    conv1 = model.s1.pathway0_stem.conv
+    assert conv1.kernel_size == (1, 7, 7) and conv1.stride == (1, 2, 2)
+    for name, module in model.named_modules():
+        if isinstance(module, (torch.nn.Conv3d, torch.nn.MaxPool3d)):
+            stride = module.stride
+            stride = stride if isinstance(stride, (list, tuple)) else (stride,) * 3
+            assert stride[0] == 1, f"{name} strides over time: {stride}"
+    seen = {}
+    model.s5.register_forward_hook(lambda m, i, out: seen.setdefault("s5", out))
+    model.eval()
+    with torch.no_grad():
+        model([torch.randn(1, 3, 16, 32, 32)])
+    assert seen["s5"][0].shape[2] == 16  # all 16 input frames survive to res5
