@@ -1,0 +1,361 @@
+"""Batch-norm variants chosen by ``BN.NORM_TYPE``, and in-place switching between them.
+
+* ``batchnorm``: :class:`torch.nn.BatchNorm3d`.
+* ``sub_batchnorm``: :class:`SubBatchNorm3d`, statistics over ``BN.NUM_SPLITS`` groups of clips
+  of the per-process batch (multigrid keeps the BN batch at ``MULTIGRID.BN_BASE_SIZE`` clips while
+  the batch grows). State-dict layout as PySlowFast: ``weight``, ``bias``, ``bn.*`` (aggregated
+  statistics used at evaluation) and ``split_bn.*`` (per-split statistics, ``C * splits`` long).
+* ``sync_batchnorm``: :class:`SyncBatchNorm3d`, statistics over groups of ``BN.NUM_SYNC_DEVICES``
+  processes (any backend, gloo included); plain BN when not distributed.
+
+Blocks receive a *norm factory* (:func:`get_norm`), a callable ``factory(num_features)`` with
+epsilon and momentum from the config already bound, so the norm is a choice, not a branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from fvcore.common.config import CfgNode
+
+from slowfast.config.errors import ConfigError
+
+NormFactory = Callable[[int], nn.Module]
+
+NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
+
+
+def aggregate_split_stats(
+    split_mean: torch.Tensor, split_var: torch.Tensor, num_splits: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of the union of ``num_splits`` equal-sized splits, from the per-split
+    statistics laid out split-major (``num_splits * C``): the average of the split means, and
+    the average split variance plus the variance of the split means.
+    """
+    means = split_mean.view(num_splits, -1)
+    mean = means.mean(0)
+    return mean, split_var.view(num_splits, -1).mean(0) + ((means - mean) ** 2).mean(0)
+
+
+class SubBatchNorm3d(nn.Module):
+    """BN whose training statistics are computed separately over ``num_splits`` groups of clips.
+
+    The batch is viewed as ``(N / num_splits, C * num_splits, ...)``, so clip ``i`` lands in
+    split ``i % num_splits`` and one ``batch_norm`` call normalises every split with its own
+    statistics (kept in ``split_bn``, PySlowFast's layout). At evaluation the single set in ``bn``
+    is used; it is the aggregate of the splits (see :meth:`aggregate_stats`), refreshed
+    automatically whenever the module goes from training to evaluation mode.
+    """
+
+    def __init__(
+        self, num_features: int, num_splits: int, eps: float = 1e-5, momentum: float = 0.1
+    ) -> None:
+        super().__init__()
+        if num_splits < 1:
+            raise ValueError(f"SubBatchNorm3d: num_splits must be >= 1, got {num_splits}")
+        self.num_features = num_features
+        self.num_splits = num_splits
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.bn = nn.BatchNorm3d(num_features, eps=eps, momentum=momentum, affine=False)
+        self.split_bn = nn.BatchNorm3d(
+            num_features * num_splits, eps=eps, momentum=momentum, affine=False
+        )
+
+    @property
+    def eps(self) -> float:
+        return self.bn.eps
+
+    @property
+    def momentum(self) -> float | None:
+        return self.bn.momentum
+
+    @torch.no_grad()
+    def aggregate_stats(self) -> None:
+        """Set ``bn``'s running mean/var to those of the union of the splits.
+
+        Mean: the average of the split means. Variance: the average split variance plus the
+        variance of the split means (equal-sized splits).
+        """
+        mean, var = aggregate_split_stats(
+            self.split_bn.running_mean, self.split_bn.running_var, self.num_splits
+        )
+        self.bn.running_mean.copy_(mean)
+        self.bn.running_var.copy_(var)
+        self.bn.num_batches_tracked.copy_(self.split_bn.num_batches_tracked)
+
+    def train(self, mode: bool = True) -> SubBatchNorm3d:
+        if self.training and not mode:
+            self.aggregate_stats()
+        return super().train(mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            n, c = x.shape[:2]
+            if n % self.num_splits:
+                raise ValueError(
+                    f"SubBatchNorm3d: batch of {n} clips is not divisible into "
+                    f"BN.NUM_SPLITS={self.num_splits} splits"
+                )
+            folded = x.reshape(n // self.num_splits, c * self.num_splits, *x.shape[2:])
+            x = self.split_bn(folded).reshape(x.shape)
+        else:
+            x = self.bn(x)
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.weight.view(shape) + self.bias.view(shape)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, num_splits={self.num_splits}, eps={self.eps}"
+
+
+class _GroupSum(torch.autograd.Function):
+    """Sum a tensor over the processes of a group; the gradient is summed the same way.
+
+    Every process's loss depends on every process's input through the shared statistics, so the
+    gradient reaching one process's input is the sum of the gradients of all processes' outputs.
+    """
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, group) -> torch.Tensor:  # type: ignore[override]
+        ctx.group = group
+        out = tensor.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        grad = grad.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        return grad, None
+
+
+# (world size, group size) -> the process group this rank belongs to. Every rank creates all
+# groups in the same order (``new_group`` is collective), once per setting.
+_SYNC_GROUPS: dict[tuple[int, int], object] = {}
+
+
+def _sync_group(group_size: int):
+    world = dist.get_world_size()
+    key = (world, group_size)
+    if key not in _SYNC_GROUPS:
+        if group_size > world or world % group_size:
+            raise ValueError(
+                f"BN.NUM_SYNC_DEVICES={group_size} must divide the number of processes ({world})"
+            )
+        mine = None
+        rank = dist.get_rank()
+        for start in range(0, world, group_size):
+            ranks = list(range(start, start + group_size))
+            group = dist.new_group(ranks)
+            if rank in ranks:
+                mine = group
+        _SYNC_GROUPS[key] = mine
+    return _SYNC_GROUPS[key]
+
+
+class SyncBatchNorm3d(nn.BatchNorm3d):
+    """BN with statistics over groups of ``num_sync_devices`` consecutive processes.
+
+    Each process all-reduces per-channel [count, sum, sum of squares] within its group, so the
+    normalisation equals plain BN over the concatenated group batch (outputs and gradients).
+    Works with any ``torch.distributed`` backend. Outside training, with one device per group or
+    without an initialised process group it is exactly :class:`torch.nn.BatchNorm3d`; the state
+    dict is identical to it.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        num_sync_devices: int = 1,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+    ) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.num_sync_devices = num_sync_devices
+
+    def _synced(self) -> bool:
+        return (
+            self.training
+            and self.num_sync_devices > 1
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size() > 1
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._synced():
+            return super().forward(x)
+        group = _sync_group(self.num_sync_devices)
+        dims = [0] + list(range(2, x.dim()))
+        count = torch.full((1,), x.numel() / x.shape[1], dtype=torch.float32, device=x.device)
+        xf = x.float()
+        local = torch.cat([count, xf.sum(dims), (xf * xf).sum(dims)])
+        total = _GroupSum.apply(local, group)
+        n = total[0]
+        mean = total[1 : 1 + self.num_features] / n
+        var = (total[1 + self.num_features :] / n - mean * mean).clamp_min(0.0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum
+                if m is None:
+                    m = 1.0 / float(self.num_batches_tracked)
+                unbiased = var * (n / (n - 1).clamp_min(1.0))
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), m)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
+        scale = torch.rsqrt(var + self.eps)
+        shift = -mean * scale
+        if self.affine:
+            scale = scale * self.weight
+            shift = shift * self.weight + self.bias
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return (xf * scale.view(shape) + shift.view(shape)).to(x.dtype)
+
+
+def is_norm(module: nn.Module) -> bool:
+    """Whether ``module`` is one of the batch norms this package builds or converts."""
+    return isinstance(module, (nn.BatchNorm3d, SubBatchNorm3d))
+
+
+def make_norm(
+    norm_type: str,
+    num_features: int,
+    *,
+    eps: float = 1e-5,
+    momentum: float = 0.1,
+    num_splits: int = 1,
+    num_sync_devices: int = 1,
+) -> nn.Module:
+    """Build one 3-D norm layer of ``norm_type`` (see the module docstring)."""
+    if norm_type == "batchnorm":
+        return nn.BatchNorm3d(num_features, eps=eps, momentum=momentum)
+    if norm_type == "sub_batchnorm":
+        return SubBatchNorm3d(num_features, num_splits, eps=eps, momentum=momentum)
+    if norm_type == "sync_batchnorm":
+        return SyncBatchNorm3d(num_features, num_sync_devices, eps=eps, momentum=momentum)
+    raise ConfigError(f"BN.NORM_TYPE: must be one of {', '.join(NORM_TYPES)}, got {norm_type!r}")
+
+
+def get_norm(cfg: CfgNode) -> NormFactory:
+    """The norm factory for ``cfg.BN``: ``factory(num_features) -> nn.Module``."""
+    make_norm(cfg.BN.NORM_TYPE, 1)  # validate the type early, with the key in the message
+    return partial(
+        make_norm,
+        cfg.BN.NORM_TYPE,
+        eps=cfg.BN.EPSILON,
+        momentum=cfg.BN.MOMENTUM,
+        num_splits=cfg.BN.NUM_SPLITS,
+        num_sync_devices=cfg.BN.NUM_SYNC_DEVICES,
+    )
+
+
+def _norm_state(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The (running mean, running var, batches tracked) a module would use at evaluation."""
+    if isinstance(module, SubBatchNorm3d):
+        module.aggregate_stats()
+        inner = module.bn
+    else:
+        inner = module
+    return inner.running_mean, inner.running_var, inner.num_batches_tracked
+
+
+def _convert_one(module: nn.Module, norm_type: str, splits: int, sync: int) -> nn.Module:
+    """``module`` re-expressed as ``norm_type``; parameters are shared, statistics copied."""
+    if norm_type == "sync_batchnorm" and isinstance(module, SyncBatchNorm3d):
+        module.num_sync_devices = sync
+        return module
+    if norm_type == "batchnorm" and type(module) is nn.BatchNorm3d:
+        return module
+    if (
+        norm_type == "sub_batchnorm"
+        and isinstance(module, SubBatchNorm3d)
+        and module.num_splits == splits
+    ):
+        return module
+    weight, bias = module.weight, module.bias
+    if weight is None or bias is None:
+        raise ValueError("convert_norm: only affine batch norms can be converted")
+    mean, var, tracked = _norm_state(module)
+    new = make_norm(
+        norm_type,
+        weight.numel(),
+        eps=module.eps,
+        momentum=module.momentum,
+        num_splits=splits,
+        num_sync_devices=sync,
+    )
+    new.to(device=weight.device)
+    # Share the Parameter objects so optimiser state keyed on them stays valid.
+    new.weight, new.bias = weight, bias
+    with torch.no_grad():
+        target = new.bn if isinstance(new, SubBatchNorm3d) else new
+        target.running_mean.copy_(mean)
+        target.running_var.copy_(var)
+        target.num_batches_tracked.copy_(tracked)
+        if isinstance(new, SubBatchNorm3d):
+            new.split_bn.running_mean.copy_(mean.repeat(splits))
+            new.split_bn.running_var.copy_(var.repeat(splits))
+            new.split_bn.num_batches_tracked.copy_(tracked)
+    new.train(module.training)
+    for attr in ("is_final_norm",):
+        if hasattr(module, attr):
+            setattr(new, attr, getattr(module, attr))
+    return new
+
+
+def convert_norm(model: nn.Module, cfg: CfgNode) -> nn.Module:
+    """Switch every norm layer of ``model`` in place to ``cfg.BN``'s type and split/sync sizes.
+
+    Weights and biases stay the *same Parameter objects* (so ``model.parameters()`` yields the
+    same tensors in the same order and an optimiser's state remains valid); running statistics
+    are carried over exactly (sub-BN: the aggregated statistics, replicated into every split).
+    Layers already of the requested kind are kept as they are. Returns ``model``.
+    """
+    norm_type = cfg.BN.NORM_TYPE
+    if norm_type not in NORM_TYPES:
+        raise ConfigError(
+            f"BN.NORM_TYPE: must be one of {', '.join(NORM_TYPES)}, got {norm_type!r}"
+        )
+    splits, sync = int(cfg.BN.NUM_SPLITS), int(cfg.BN.NUM_SYNC_DEVICES)
+    for parent in list(model.modules()):
+        if isinstance(parent, SubBatchNorm3d):
+            continue  # its inner bn / split_bn are statistics holders, not layers
+        for name, child in list(parent.named_children()):
+            if is_norm(child):
+                new = _convert_one(child, norm_type, splits, sync)
+                if new is not child:
+                    setattr(parent, name, new)
+    return model
+
+
+def sub_bn_entries(
+    name: str, value: torch.Tensor, model_state_dict: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor] | None:
+    """A plain-BN statistic ``P.running_*`` / ``P.num_batches_tracked`` for a model in which
+    ``P`` is a sub-BN layer: ``P.bn.*`` gets the value, ``P.split_bn.*`` it tiled once per split.
+    None when ``P`` is not a sub-BN layer of the model."""
+    prefix, _, stat = name.rpartition(".")
+    split_key = f"{prefix}.split_bn.{stat}"
+    if stat not in ("running_mean", "running_var", "num_batches_tracked"):
+        return None
+    if split_key not in model_state_dict:
+        return None
+    if stat == "num_batches_tracked":
+        return {f"{prefix}.bn.{stat}": value.clone(), split_key: value.clone()}
+    splits = model_state_dict[split_key].numel() // max(value.numel(), 1)
+    return {f"{prefix}.bn.{stat}": value, split_key: value.repeat(splits)}
+
+
+def aggregate_sub_bn_stats(model: nn.Module) -> int:
+    """Refresh the evaluation statistics of every :class:`SubBatchNorm3d`; returns how many."""
+    count = 0
+    for m in model.modules():
+        if isinstance(m, SubBatchNorm3d):
+            m.aggregate_stats()
+            count += 1
+    return count

@@ -1,0 +1,272 @@
+"""Residual transforms, blocks and stages of the 3-D ResNets (C2D, I3D, Slow, SlowFast).
+
+A stage holds one chain of blocks per pathway (``pathway{p}_res{i}``), optionally followed by a
+non-local block (``pathway{p}_nonlocal{i}``); names and shapes are PySlowFast's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+from slowfast.models.nonlocal_helper import Nonlocal
+from slowfast.models.norm import NormFactory
+from slowfast.models.weight_init import mark_final_norm
+
+
+class BottleneckTransform(nn.Module):
+    """T x 1 x 1 (a), 1 x 3 x 3 (b, grouped, strided unless ``stride_1x1``), 1 x 1 x 1 (c)."""
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_out: int,
+        temp_kernel_size: int,
+        stride: int,
+        dim_inner: int,
+        num_groups: int = 1,
+        stride_1x1: bool = False,
+        inplace_relu: bool = True,
+        dilation: int = 1,
+        norm: NormFactory,
+    ) -> None:
+        super().__init__()
+        str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
+        self.a = nn.Conv3d(
+            dim_in,
+            dim_inner,
+            kernel_size=[temp_kernel_size, 1, 1],
+            stride=[1, str1x1, str1x1],
+            padding=[temp_kernel_size // 2, 0, 0],
+            bias=False,
+        )
+        self.a_bn = norm(dim_inner)
+        self.a_relu = nn.ReLU(inplace_relu)
+        self.b = nn.Conv3d(
+            dim_inner,
+            dim_inner,
+            kernel_size=[1, 3, 3],
+            stride=[1, str3x3, str3x3],
+            padding=[0, dilation, dilation],
+            dilation=[1, dilation, dilation],
+            groups=num_groups,
+            bias=False,
+        )
+        self.b_bn = norm(dim_inner)
+        self.b_relu = nn.ReLU(inplace_relu)
+        self.c = nn.Conv3d(dim_inner, dim_out, kernel_size=1, bias=False)
+        self.c_bn = mark_final_norm(norm(dim_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.a_relu(self.a_bn(self.a(x)))
+        x = self.b_relu(self.b_bn(self.b(x)))
+        return self.c_bn(self.c(x))
+
+
+class BasicTransform(nn.Module):
+    """T x 3 x 3 (a, strided), 1 x 3 x 3 (b); ``dim_inner``/``num_groups`` are not used."""
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_out: int,
+        temp_kernel_size: int,
+        stride: int,
+        dim_inner: int | None = None,
+        num_groups: int = 1,
+        stride_1x1: bool = False,
+        inplace_relu: bool = True,
+        dilation: int = 1,
+        norm: NormFactory,
+    ) -> None:
+        super().__init__()
+        self.a = nn.Conv3d(
+            dim_in,
+            dim_out,
+            kernel_size=[temp_kernel_size, 3, 3],
+            stride=[1, stride, stride],
+            padding=[temp_kernel_size // 2, 1, 1],
+            bias=False,
+        )
+        self.a_bn = norm(dim_out)
+        self.a_relu = nn.ReLU(inplace_relu)
+        self.b = nn.Conv3d(
+            dim_out,
+            dim_out,
+            kernel_size=[1, 3, 3],
+            padding=[0, dilation, dilation],
+            dilation=[1, dilation, dilation],
+            bias=False,
+        )
+        self.b_bn = mark_final_norm(norm(dim_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b_bn(self.b(self.a_relu(self.a_bn(self.a(x)))))
+
+
+TRANS_FUNCS: dict[str, type[nn.Module]] = {
+    "bottleneck_transform": BottleneckTransform,
+    "basic_transform": BasicTransform,
+}
+
+
+def get_trans_func(name: str) -> type[nn.Module]:
+    """The residual transform class registered under ``RESNET.TRANS_FUNC`` = ``name``."""
+    if name not in TRANS_FUNCS:
+        raise ValueError(
+            f"RESNET.TRANS_FUNC must be one of {sorted(TRANS_FUNCS)}, got {name!r}"
+        )
+    return TRANS_FUNCS[name]
+
+
+class ResBlock(nn.Module):
+    """``relu(shortcut(x) + branch2(x))``; the shortcut is a strided 1x1x1 conv + norm
+    (``branch1``, ``branch1_bn``) when the width or resolution changes, else the identity."""
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_out: int,
+        temp_kernel_size: int,
+        stride: int,
+        trans_func: type[nn.Module],
+        dim_inner: int,
+        num_groups: int = 1,
+        stride_1x1: bool = False,
+        inplace_relu: bool = True,
+        dilation: int = 1,
+        norm: NormFactory,
+    ) -> None:
+        super().__init__()
+        if dim_in != dim_out or stride != 1:
+            self.branch1 = nn.Conv3d(
+                dim_in, dim_out, kernel_size=1, stride=[1, stride, stride], bias=False
+            )
+            self.branch1_bn = norm(dim_out)
+        self.branch2 = trans_func(
+            dim_in=dim_in,
+            dim_out=dim_out,
+            temp_kernel_size=temp_kernel_size,
+            stride=stride,
+            dim_inner=dim_inner,
+            num_groups=num_groups,
+            stride_1x1=stride_1x1,
+            inplace_relu=inplace_relu,
+            dilation=dilation,
+            norm=norm,
+        )
+        self.relu = nn.ReLU(inplace_relu)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = self.branch2(x)
+        if hasattr(self, "branch1"):
+            x = self.branch1_bn(self.branch1(x))
+        return self.relu(x + residual)
+
+
+def block_temporal_kernels(basis: Sequence[int], num_blocks: int, num_temp: int) -> list[int]:
+    """Temporal kernel of each block: ``basis`` cycled over the first ``num_temp`` blocks, 1 after.
+
+    E.g. basis [3, 1], 4 blocks, all temporal: [3, 1, 3, 1]; basis [3], 6 blocks, 4: [3, 3, 3, 3,
+    1, 1] (``RESNET.NUM_BLOCK_TEMP_KERNEL``).
+    """
+    if not 0 <= num_temp <= num_blocks:
+        raise ValueError(
+            f"RESNET.NUM_BLOCK_TEMP_KERNEL entry {num_temp} must be in [0, {num_blocks}] "
+            f"(the number of blocks of the stage)"
+        )
+    cycled = [basis[i % len(basis)] for i in range(num_temp)]
+    return cycled + [1] * (num_blocks - num_temp)
+
+
+class ResStage(nn.Module):
+    """One ResNet stage over ``len(dim_in)`` pathways; every argument is a per-pathway list
+    (except ``instantiation``, ``trans_func_name``, ``stride_1x1``, ``inplace_relu``, ``norm``).
+
+    ``nonlocal_inds[p]`` lists the blocks followed by a non-local block; ``nonlocal_group[p] > 1``
+    runs that block on ``group`` temporal chunks independently.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim_in: Sequence[int],
+        dim_out: Sequence[int],
+        dim_inner: Sequence[int],
+        temp_kernel_sizes: Sequence[Sequence[int]],
+        stride: Sequence[int],
+        num_blocks: Sequence[int],
+        num_groups: Sequence[int],
+        num_block_temp_kernel: Sequence[int],
+        nonlocal_inds: Sequence[Sequence[int]],
+        nonlocal_group: Sequence[int],
+        nonlocal_pool: Sequence[Sequence[int]],
+        dilation: Sequence[int],
+        instantiation: str = "softmax",
+        trans_func_name: str = "bottleneck_transform",
+        stride_1x1: bool = False,
+        inplace_relu: bool = True,
+        norm: NormFactory,
+    ) -> None:
+        super().__init__()
+        self.num_pathways = len(dim_in)
+        self.num_blocks = list(num_blocks)
+        self.nonlocal_group = list(nonlocal_group)
+        trans_func = get_trans_func(trans_func_name)
+        for p in range(self.num_pathways):
+            kernels = block_temporal_kernels(
+                temp_kernel_sizes[p], num_blocks[p], num_block_temp_kernel[p]
+            )
+            for i in range(num_blocks[p]):
+                block = ResBlock(
+                    dim_in=dim_in[p] if i == 0 else dim_out[p],
+                    dim_out=dim_out[p],
+                    temp_kernel_size=kernels[i],
+                    stride=stride[p] if i == 0 else 1,
+                    trans_func=trans_func,
+                    dim_inner=dim_inner[p],
+                    num_groups=num_groups[p],
+                    stride_1x1=stride_1x1,
+                    inplace_relu=inplace_relu,
+                    dilation=dilation[p],
+                    norm=norm,
+                )
+                self.add_module(f"pathway{p}_res{i}", block)
+                if i in nonlocal_inds[p]:
+                    nonlocal_block = Nonlocal(
+                        dim=dim_out[p],
+                        dim_inner=dim_out[p] // 2,
+                        pool_size=nonlocal_pool[p],
+                        instantiation=instantiation,
+                        norm=norm,
+                    )
+                    self.add_module(f"pathway{p}_nonlocal{i}", nonlocal_block)
+
+    def _nonlocal(self, p: int, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        groups = self.nonlocal_group[p]
+        if groups == 1:
+            return block(x)
+        n, c, t, h, w = x.shape
+        if t % groups:
+            raise ValueError(f"NONLOCAL.GROUP {groups} does not divide the {t} frames here")
+        # N x C x T x H x W -> (N * G) x C x (T / G) x H x W, each chunk of frames on its own.
+        x = x.transpose(1, 2).reshape(n * groups, t // groups, c, h, w).transpose(1, 2)
+        x = block(x)
+        return x.transpose(1, 2).reshape(n, t, c, h, w).transpose(1, 2)
+
+    def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        outputs = []
+        for p in range(self.num_pathways):
+            x = inputs[p]
+            for i in range(self.num_blocks[p]):
+                x = getattr(self, f"pathway{p}_res{i}")(x)
+                nonlocal_block = getattr(self, f"pathway{p}_nonlocal{i}", None)
+                if nonlocal_block is not None:
+                    x = self._nonlocal(p, nonlocal_block, x)
+            outputs.append(x)
+        return outputs

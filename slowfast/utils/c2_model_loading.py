@@ -1,0 +1,278 @@
+"""Caffe2 ``.pkl`` weights (the original SlowFast / non-local model zoo) to PyTorch state dicts.
+
+A Caffe2 file is a pickle (written by Python 2, hence ``encoding="latin1"``) of a dict whose
+``"blobs"`` entry maps blob names to numpy arrays. Blob names follow the Caffe2 ResNet code
+(``t_`` prefix: Fast pathway, ``pathway1``; none: ``pathway0``):
+
+* ``conv1_w``, ``res_conv1_bn_*``  ->  ``s1.pathway{p}_stem.conv.weight``, ``...stem.bn.*``
+* ``res{S}_{i}_branch1_w``, ``res{S}_{i}_branch1_bn_*``  ->  ``s{S}.pathway{p}_res{i}.branch1``,
+  ``...branch1_bn``
+* ``res{S}_{i}_branch2{x}_w``, ``..._branch2{x}_bn_*``  ->  ``...branch2.{x}``, ``...{x}_bn``
+* ``nonlocal_conv{S}_{i}_{theta,phi,g,out}_{w,b}``, ``..._bn_*``  ->
+  ``s{S}.pathway0_nonlocal{i}.conv_{...}``, ``s{S}.pathway0_nonlocal{i}.bn``
+* ``t_pool1_subsample_w``, ``..._bn_*``  ->  ``s1_fuse.conv_f2s``, ``s1_fuse.bn``
+* ``t_res{S}_{i}_branch2c_bn_subsample_w``, ``..._bn_*``  ->  ``s{S}_fuse.conv_f2s``, ``...bn``
+* ``pred_w``, ``pred_b``  ->  ``head.projection.weight``, ``head.projection.bias``
+
+BN suffixes: ``_s`` scale, ``_b`` shift, ``_rm`` running mean, ``_riv`` running variance.
+Optimiser blobs (``*_momentum``, ``lr``, ``model_iter``) are dropped on loading.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+
+from slowfast.models.norm import sub_bn_entries
+from slowfast.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+_BN_SUFFIX = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "running_var"}
+_PARAM_SUFFIX = {"w": "weight", "b": "bias"}
+_BN_SUFFIX_INV = {v: k for k, v in _BN_SUFFIX.items()}
+_PARAM_SUFFIX_INV = {v: k for k, v in _PARAM_SUFFIX.items()}
+
+
+def _path(fast: str | None) -> str:
+    return "pathway1" if fast else "pathway0"
+
+
+# (pattern over the whole Caffe2 name, function of the match -> PyTorch name). Tried in order.
+_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"(t_)?(?:res_)?conv1_(w|b)"),
+        lambda m: f"s1.{_path(m[1])}_stem.conv.{_PARAM_SUFFIX[m[2]]}",
+    ),
+    (
+        re.compile(r"(t_)?res_conv1_bn_(s|b|rm|riv)"),
+        lambda m: f"s1.{_path(m[1])}_stem.bn.{_BN_SUFFIX[m[2]]}",
+    ),
+    (
+        re.compile(r"t_pool1_subsample_(w|b)"),
+        lambda m: f"s1_fuse.conv_f2s.{_PARAM_SUFFIX[m[1]]}",
+    ),
+    (
+        re.compile(r"t_pool1_subsample_bn_(s|b|rm|riv)"),
+        lambda m: f"s1_fuse.bn.{_BN_SUFFIX[m[1]]}",
+    ),
+    (
+        re.compile(r"t_res(\d+)_\d+_branch2c_bn_subsample_(w|b)"),
+        lambda m: f"s{m[1]}_fuse.conv_f2s.{_PARAM_SUFFIX[m[2]]}",
+    ),
+    (
+        re.compile(r"t_res(\d+)_\d+_branch2c_bn_subsample_bn_(s|b|rm|riv)"),
+        lambda m: f"s{m[1]}_fuse.bn.{_BN_SUFFIX[m[2]]}",
+    ),
+    (
+        re.compile(r"(t_)?res(\d+)_(\d+)_branch1_(w|b)"),
+        lambda m: f"s{m[2]}.{_path(m[1])}_res{m[3]}.branch1.{_PARAM_SUFFIX[m[4]]}",
+    ),
+    (
+        re.compile(r"(t_)?res(\d+)_(\d+)_branch1_bn_(s|b|rm|riv)"),
+        lambda m: f"s{m[2]}.{_path(m[1])}_res{m[3]}.branch1_bn.{_BN_SUFFIX[m[4]]}",
+    ),
+    (
+        re.compile(r"(t_)?res(\d+)_(\d+)_branch2([a-z])_(w|b)"),
+        lambda m: f"s{m[2]}.{_path(m[1])}_res{m[3]}.branch2.{m[4]}.{_PARAM_SUFFIX[m[5]]}",
+    ),
+    (
+        re.compile(r"(t_)?res(\d+)_(\d+)_branch2([a-z])_bn_(s|b|rm|riv)"),
+        lambda m: f"s{m[2]}.{_path(m[1])}_res{m[3]}.branch2.{m[4]}_bn.{_BN_SUFFIX[m[5]]}",
+    ),
+    (
+        re.compile(r"nonlocal_conv(\d+)_(\d+)_(theta|phi|g|out)_(w|b)"),
+        lambda m: f"s{m[1]}.pathway0_nonlocal{m[2]}.conv_{m[3]}.{_PARAM_SUFFIX[m[4]]}",
+    ),
+    (
+        re.compile(r"nonlocal_conv(\d+)_(\d+)_bn_(s|b|rm|riv)"),
+        lambda m: f"s{m[1]}.pathway0_nonlocal{m[2]}.bn.{_BN_SUFFIX[m[3]]}",
+    ),
+    (re.compile(r"pred_(w|b)"), lambda m: f"head.projection.{_PARAM_SUFFIX[m[1]]}"),
+]
+
+
+def c2_name_to_pytorch(name: str) -> str | None:
+    """The PyTorch parameter name of Caffe2 blob ``name``, or None when no rule knows it."""
+    for pattern, convert in _RULES:
+        match = pattern.fullmatch(name)
+        if match:
+            return convert(match)
+    return None
+
+
+def is_optimizer_blob(name: str) -> bool:
+    """Blobs that hold solver state rather than weights."""
+    return "momentum" in name or name in ("lr", "model_iter") or name.endswith("_lr")
+
+
+def load_caffe2_blobs(path: str) -> dict[str, np.ndarray]:
+    """Read a Caffe2 ``.pkl`` and return its weight blobs (optimiser blobs dropped)."""
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f, encoding="latin1")
+    except (OSError, pickle.UnpicklingError, EOFError) as err:
+        raise ValueError(f"{path}: cannot read a Caffe2 pickle: {err}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):
+        found = sorted(data)[:10] if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path}: not a Caffe2 checkpoint (no 'blobs' dict; found {found})")
+    return {
+        str(name): np.asarray(blob)
+        for name, blob in data["blobs"].items()
+        if not is_optimizer_blob(str(name))
+    }
+
+
+def caffe2_to_state_dict(
+    blobs: Mapping[str, np.ndarray], model_state_dict: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Convert Caffe2 blobs to a state dict for a model whose state dict is ``model_state_dict``.
+
+    Blobs with fewer dimensions than the model's tensor get trailing singleton dimensions;
+    BN statistics of sub-BN layers fill both ``bn`` and (tiled per split) ``split_bn``.
+    Blobs no rule knows, or whose name is not in the model, are left out and logged with their
+    names; blobs of another shape are kept (the loader reports them) and logged; model tensors
+    that no blob fills are logged too. ``num_batches_tracked`` is never in Caffe2 files.
+    """
+    out: dict[str, torch.Tensor] = {}
+    unknown, absent, mismatched = [], [], []
+    for c2_name in sorted(blobs):
+        if is_optimizer_blob(c2_name):
+            continue
+        name = c2_name_to_pytorch(c2_name)
+        if name is None:
+            unknown.append(c2_name)
+            continue
+        value = torch.as_tensor(np.asarray(blobs[c2_name])).clone()
+        sub_bn = sub_bn_entries(name, value, model_state_dict)
+        if sub_bn is not None:
+            out.update(sub_bn)
+            continue
+        if name not in model_state_dict:
+            absent.append(f"{c2_name} -> {name}")
+            continue
+        target = tuple(model_state_dict[name].shape)
+        if value.dim() < len(target):
+            value = value.reshape(tuple(value.shape) + (1,) * (len(target) - value.dim()))
+        if tuple(value.shape) != target:
+            mismatched.append(f"{c2_name} -> {name}: {tuple(value.shape)} vs model {target}")
+        out[name] = value
+    unfilled = [
+        k for k in model_state_dict if k not in out and not k.endswith("num_batches_tracked")
+    ]
+    for what, names in (
+        ("Caffe2 blobs with no PyTorch name (skipped)", unknown),
+        ("Caffe2 blobs not in the model (skipped)", absent),
+        ("Caffe2 blobs with another shape than the model's", mismatched),
+        ("model tensors no Caffe2 blob fills", unfilled),
+    ):
+        if names:
+            logger.warning("%s (%d): %s", what, len(names), ", ".join(names))
+    return out
+
+
+# (PyTorch layer-prefix pattern, "param" or "bn", Caffe2 name template). ``{t}`` is "t_" on the
+# Fast pathway, ``{sfx}`` the Caffe2 suffix of the leaf (w/b or s/b/rm/riv), ``{last}`` the last
+# Fast block of the stage (Caffe2 names a fusion after it).
+_INVERSE_RULES: list[tuple[re.Pattern[str], str, str]] = [
+    (re.compile(r"s1\.pathway(?P<p>\d)_stem\.conv"), "param", "{t}conv1_{sfx}"),
+    (re.compile(r"s1\.pathway(?P<p>\d)_stem\.bn"), "bn", "{t}res_conv1_bn_{sfx}"),
+    (re.compile(r"s1_fuse\.conv_f2s"), "param", "t_pool1_subsample_{sfx}"),
+    (re.compile(r"s1_fuse\.bn"), "bn", "t_pool1_subsample_bn_{sfx}"),
+    (
+        re.compile(r"s(?P<S>\d+)_fuse\.conv_f2s"),
+        "param",
+        "t_res{S}_{last}_branch2c_bn_subsample_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)_fuse\.bn"),
+        "bn",
+        "t_res{S}_{last}_branch2c_bn_subsample_bn_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch1"),
+        "param",
+        "{t}res{S}_{i}_branch1_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch1_bn"),
+        "bn",
+        "{t}res{S}_{i}_branch1_bn_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch2\.(?P<x>[a-z])"),
+        "param",
+        "{t}res{S}_{i}_branch2{x}_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch2\.(?P<x>[a-z])_bn"),
+        "bn",
+        "{t}res{S}_{i}_branch2{x}_bn_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)\.pathway0_nonlocal(?P<i>\d+)\.conv_(?P<x>theta|phi|g|out)"),
+        "param",
+        "nonlocal_conv{S}_{i}_{x}_{sfx}",
+    ),
+    (
+        re.compile(r"s(?P<S>\d+)\.pathway0_nonlocal(?P<i>\d+)\.bn"),
+        "bn",
+        "nonlocal_conv{S}_{i}_bn_{sfx}",
+    ),
+    (re.compile(r"head\.projection"), "param", "pred_{sfx}"),
+]
+
+
+def pytorch_name_to_c2(name: str, last_fast_block: Mapping[str, int] | None = None) -> str:
+    """The Caffe2 blob name of PyTorch parameter ``name`` (inverse of :func:`c2_name_to_pytorch`).
+
+    ``last_fast_block`` maps a stage number to its last Fast-pathway block index (needed for
+    the fusion layers s2_fuse..s4_fuse only). Raises ValueError for names with no Caffe2 form.
+    """
+    prefix, _, leaf = name.rpartition(".")
+    for pattern, kind, template in _INVERSE_RULES:
+        match = pattern.fullmatch(prefix)
+        if match is None:
+            continue
+        sfx = (_BN_SUFFIX_INV if kind == "bn" else _PARAM_SUFFIX_INV).get(leaf)
+        if sfx is None:
+            break
+        fields = match.groupdict()
+        stage = fields.get("S")
+        if "{last}" in template and (last_fast_block is None or stage not in last_fast_block):
+            raise ValueError(f"{name!r}: the last Fast block of stage {stage} is needed")
+        return template.format(
+            t="t_" if fields.get("p") == "1" else "",
+            sfx=sfx,
+            last=last_fast_block[stage] if "{last}" in template else "",
+            **{k: v for k, v in fields.items() if k != "p"},
+        )
+    raise ValueError(f"no Caffe2 blob name for parameter {name!r}")
+
+
+def state_dict_to_caffe2_blobs(state_dict: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """A ResNet / SlowFast state dict as Caffe2 blobs (what :func:`load_caffe2_blobs` returns).
+
+    Sub-BN layers are written in the plain-BN form with their aggregated (``bn``) statistics;
+    ``num_batches_tracked`` has no Caffe2 counterpart. Raises on names it cannot map.
+    """
+    last_fast: dict[str, int] = {}
+    for key in state_dict:
+        match = re.match(r"s(\d+)\.pathway1_res(\d+)\.", key)
+        if match:
+            last_fast[match[1]] = max(last_fast.get(match[1], 0), int(match[2]))
+    marker = ".split_bn.running_mean"
+    sub_bn = {k[: -len(marker)] for k in state_dict if k.endswith(marker)}
+    blobs: dict[str, np.ndarray] = {}
+    for key, value in state_dict.items():
+        if key.endswith("num_batches_tracked") or ".split_bn." in key:
+            continue
+        prefix, _, leaf = key.rpartition(".")
+        if prefix.endswith(".bn") and prefix[:-3] in sub_bn:
+            key = f"{prefix[:-3]}.{leaf}"
+        blobs[pytorch_name_to_c2(key, last_fast)] = value.detach().cpu().numpy()
+    return blobs
