@@ -206,6 +206,9 @@ _C.DATA.IN22K_TRAINVAL = False
 _C.DATA.IN22k_VAL_IN1K = ""
 _C.DATA.IN_VAL_CROP_RATIO = 0.875
 _C.DATA.DUMMY_LOAD = False
+# Keep up to this many MB of fully decoded videos per process and cut later clips from them
+# (slowfast/datasets/cache.py); for datasets that fit in memory. 0 switches it off.
+_C.DATA.DECODED_CACHE_MB = 0
 # Training samples that fail to load are replaced by random others at most this many times in
 # a row before the epoch stops with an error.
 _C.DATA.MAX_LOAD_RETRIES = 10

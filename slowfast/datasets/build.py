@@ -7,7 +7,31 @@ Contract for a registered dataset: ``@DATASET_REGISTRY.register()`` on a
 (the name capitalised: "kinetics" -> "Kinetics", "ssv2" -> "Ssv2").
 """
 
+from __future__ import annotations
+
+from fvcore.common.config import CfgNode
 from fvcore.common.registry import Registry
+from torch.utils.data import Dataset
+
+from slowfast.config.errors import ConfigError
 
 DATASET_REGISTRY = Registry("DATASET")
 DATASET_REGISTRY.__doc__ = __doc__
+
+
+def _registered_names() -> list[str]:
+    return sorted(name for name, _ in DATASET_REGISTRY)
+
+
+def build_dataset(name: str, cfg: CfgNode, split: str) -> Dataset:
+    """Construct the dataset registered as ``name`` (or ``name.capitalize()``) for ``split``."""
+    # Importing the package registers the built-in datasets.
+    import slowfast.datasets  # noqa: F401
+
+    for candidate in (name, name.capitalize()):
+        if candidate in DATASET_REGISTRY:
+            return DATASET_REGISTRY.get(candidate)(cfg, split)
+    raise ConfigError(
+        f"unknown dataset {name!r} (TRAIN.DATASET / TEST.DATASET); "
+        f"registered datasets: {', '.join(_registered_names())}"
+    )

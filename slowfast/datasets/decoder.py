@@ -1,0 +1,305 @@
+"""Decoding only the frames a clip needs from an encoded video file.
+
+:func:`open_video` returns a reader that knows the video's frame rate and frame count (from the
+container, without decoding) and returns the frames at given indices as RGB ``uint8`` arrays.
+The PyAV reader maps frame index ``k`` to the time ``start + k / fps``, seeks to the keyframe
+before the first wanted time, decodes the video stream only (audio packets are skipped) with
+FFmpeg's threaded decoding, lets the decoder drop the non-reference frames nobody asked for,
+converts to RGB only the frames it returns (the one nearest in time to each wanted index, so
+variable frame rates work) and stops after the last one. Wanted times more than
+:data:`SEEK_GAP_S` apart are reached with a fresh seek rather than by decoding the gap.
+
+Every failure — missing, unreadable, truncated or frameless file — is a :class:`DataError`
+naming the file.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import Protocol
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from slowfast.datasets.errors import DataError
+
+# Wanted frames further apart than this (seconds) are reached by seeking instead of decoding on;
+# longer than the keyframe interval of most encodes (x264's default is 250 frames).
+SEEK_GAP_S = 10.0
+# Packets within this many frames of a wanted time are always decoded (see _decoded_frames).
+_NEEDED_WITHIN_FRAMES = 1.0
+# A stream that ends before this fraction of the frames its container announces is truncated.
+_TRUNCATED_FRACTION = 0.9
+
+
+class VideoReader(Protocol):
+    """What the datasets need from a decoder."""
+
+    path: str
+    fps: float
+    num_frames: int
+    frames_decoded: int
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at ``indices`` (in that order, repeats allowed) as ``len x H x W x 3`` RGB."""
+
+    def close(self) -> None:
+        """Release the file."""
+
+
+def open_video(path: str, backend: str = "pyav", threads: int = 0) -> VideoReader:
+    """Open ``path`` with the decoding backend named by ``DATA.DECODING_BACKEND``.
+
+    ``threads`` is the decoder's thread count (PyAV): 0 lets FFmpeg use every core.
+    """
+    if backend == "pyav":
+        return PyAVReader(path, threads)
+    if backend == "torchvision":
+        return TorchvisionReader(path)
+    raise ValueError(f"unknown decoding backend {backend!r} (expected 'pyav' or 'torchvision')")
+
+
+class PyAVReader:
+    """Selective PyAV decoding of one video file (see the module docstring)."""
+
+    def __init__(self, path: str, threads: int = 0):
+        self.path = path
+        # Instrumentation: frames the decoder produced so far (converted or not).
+        self.frames_decoded = 0
+        # One colour converter for all frames: frame.to_ndarray(format=...) builds a new
+        # swscale context (and thread pool) per frame, which costs more than the conversion.
+        self._reformatter = VideoReformatter()
+        try:
+            self._container = av.open(path)
+        except (av.error.FFmpegError, OSError) as e:
+            raise DataError(f"{path}: cannot open video: {e}") from None
+        try:
+            if not self._container.streams.video:
+                raise DataError(f"{path}: the file has no video stream")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            self._stream.codec_context.thread_count = threads
+            self._time_base = self._stream.time_base or Fraction(1, 1_000_000)
+            self._seconds_per_tick = float(self._time_base)  # float: used per packet
+            self.fps = self._frame_rate()
+            start_time = self._stream.start_time
+            self._start = float(start_time * self._time_base) if start_time is not None else 0.0
+            self._at_start = True  # nothing decoded yet: no seek needed for the first frames
+            self.num_frames = self._frame_count()
+        except BaseException:
+            self._container.close()
+            raise
+        if self.num_frames <= 0:
+            self.close()
+            raise DataError(f"{path}: the video stream has no frames")
+
+    def _frame_rate(self) -> float:
+        for rate in (self._stream.average_rate, self._stream.guessed_rate, self._stream.base_rate):
+            if rate:
+                return float(rate)
+        raise DataError(f"{self.path}: the video stream has no frame rate")
+
+    def _frame_count(self) -> int:
+        if self._stream.frames:
+            return int(self._stream.frames)
+        duration = None
+        if self._stream.duration:
+            duration = float(self._stream.duration * self._time_base)
+        elif self._container.duration:
+            duration = self._container.duration / av.time_base
+        if duration:
+            return max(1, round(duration * self.fps))
+        # No metadata at all (rare): count the packets once, then rewind.
+        try:
+            count = sum(1 for p in self._container.demux(self._stream) if p.size)
+            self._container.seek(0)
+        except av.error.FFmpegError as e:
+            raise DataError(f"{self.path}: cannot read the video stream: {e}") from None
+        return count
+
+    def time_of(self, index: int) -> float:
+        """Presentation time (seconds) of frame ``index``."""
+        return self._start + index / self.fps
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        if not indices:
+            raise ValueError("read() needs at least one frame index")
+        wanted = sorted(set(int(i) for i in indices))
+        picked: dict[int, np.ndarray] = {}
+        for start, stop in _runs([self.time_of(i) for i in wanted], SEEK_GAP_S):
+            picked.update(self._read_run(wanted[start:stop]))
+        return np.stack([picked[int(i)] for i in indices])
+
+    def _seek(self, seconds: float) -> None:
+        """Move to the keyframe at or before ``seconds`` (minus one frame: timestamps round)."""
+        target = math.floor((seconds - 1.0 / self.fps) / self._time_base)
+        self._container.seek(max(target, 0), stream=self._stream, backward=True, any_frame=False)
+
+    def _read_run(self, indices: list[int]) -> dict[int, np.ndarray]:
+        """Decode from the keyframe before ``indices[0]`` until ``indices[-1]`` is passed."""
+        times = [self.time_of(i) for i in indices]
+        if self._at_start and times[0] <= self._start + 0.5 / self.fps:
+            result = self._decode_until(indices, times, check_seek=False)
+        else:
+            self._seek(times[0])
+            result = self._decode_until(indices, times, check_seek=True)
+            if result is None:
+                # The demuxer landed after the first wanted frame: decode from the start.
+                self._seek(self._start)
+                result = self._decode_until(indices, times, check_seek=False)
+        self._at_start = False
+        return result
+
+    def _decode_until(
+        self, indices: list[int], times: list[float], check_seek: bool
+    ) -> dict[int, np.ndarray] | None:
+        out: dict[int, np.ndarray] = {}
+        last_converted: list = [None, None]  # (frame, RGB array): a frame converts once
+
+        def rgb(frame: av.VideoFrame) -> np.ndarray:
+            # Wanted times are visited in order, so a frame is never picked after a later one.
+            if last_converted[0] is not frame:
+                rgb_frame = self._reformatter.reformat(frame, format="rgb24", threads=1)
+                last_converted[:] = [frame, rgb_frame.to_ndarray()]
+            return last_converted[1]
+
+        half_frame = 0.5 / self.fps
+        prev, prev_t, next_i = None, -math.inf, 0
+        frame_t = -math.inf
+        try:
+            for frame in self._decoded_frames(times):
+                self.frames_decoded += 1
+                frame_t = self._frame_time(frame, prev_t)
+                if check_seek and prev is None and frame_t > times[0] + half_frame:
+                    return None
+                # Every wanted time up to this frame goes to the nearer of this and the last frame.
+                while next_i < len(times) and times[next_i] <= frame_t:
+                    t = times[next_i]
+                    nearer_prev = prev is not None and t - prev_t <= frame_t - t
+                    out[indices[next_i]] = rgb(prev) if nearer_prev else rgb(frame)
+                    next_i += 1
+                if next_i == len(times):
+                    return out
+                prev, prev_t = frame, frame_t
+        except av.error.FFmpegError as e:
+            raise DataError(f"{self.path}: decoding failed near {frame_t:.2f} s: {e}") from None
+        # End of stream with wanted frames left: clamp to the last frame, unless it is truncated.
+        if prev is None:
+            raise DataError(
+                f"{self.path}: no frame could be decoded from {times[0]:.2f} s on "
+                "(empty or truncated video stream)"
+            )
+        last_index = (prev_t - self._start) * self.fps
+        if last_index + 1 < _TRUNCATED_FRACTION * self.num_frames:
+            raise DataError(
+                f"{self.path}: truncated video: the stream ends at frame {last_index:.0f} "
+                f"({prev_t:.2f} s) but the container announces {self.num_frames} frames"
+            )
+        last = rgb(prev)
+        for i in indices[next_i:]:
+            out[i] = last
+        return out
+
+    def _decoded_frames(self, times: list[float]) -> Iterator[av.VideoFrame]:
+        """Decode the video stream from the current position, skipping frames nobody needs.
+
+        A packet more than :data:`_NEEDED_WITHIN_FRAMES` frames from every wanted time is decoded
+        with ``skip_frame = NONREF``: if no other frame refers to it (B-frames, typically half of
+        an x264 stream), the decoder drops it without decoding it. Reference frames are always
+        decoded, so the frames that are returned are exact.
+        """
+        context = self._stream.codec_context
+        tolerance = _NEEDED_WITHIN_FRAMES / self.fps
+        mode = None
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.pts is None:
+                    wanted = "DEFAULT"
+                else:
+                    t = packet.pts * self._seconds_per_tick
+                    j = bisect.bisect_left(times, t - tolerance)
+                    wanted = "DEFAULT" if j < len(times) and times[j] <= t + tolerance else "NONREF"
+                if wanted != mode:
+                    context.skip_frame = mode = wanted
+                yield from packet.decode()
+        finally:
+            context.skip_frame = "DEFAULT"
+
+    def _frame_time(self, frame: av.VideoFrame, prev_t: float) -> float:
+        pts = frame.pts if frame.pts is not None else frame.dts
+        if pts is not None:
+            return pts * self._seconds_per_tick
+        return prev_t + 1.0 / self.fps if prev_t > -math.inf else self._start
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> PyAVReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _runs(times: list[float], gap: float) -> list[tuple[int, int]]:
+    """(start, stop) slices of sorted ``times``, split where neighbours are over ``gap`` apart."""
+    runs, start = [], 0
+    for i in range(1, len(times)):
+        if times[i] - times[i - 1] > gap:
+            runs.append((start, i))
+            start = i
+    runs.append((start, len(times)))
+    return runs
+
+
+class TorchvisionReader:
+    """Decoding through ``torchvision.io.read_video`` over the clip's time range.
+
+    Frame rate and frame count come from PyAV's view of the container; torchvision is imported only
+    when this backend is chosen.
+    """
+
+    def __init__(self, path: str):
+        try:
+            import torchvision.io
+        except ImportError as e:
+            raise ImportError(
+                "DATA.DECODING_BACKEND 'torchvision' needs torchvision, which cannot be imported "
+                f"here ({e}); use the default 'pyav' backend"
+            ) from None
+        self._io = torchvision.io
+        with PyAVReader(path) as probe:
+            self.fps, self.num_frames, self._start = probe.fps, probe.num_frames, probe._start
+        self.path = path
+        self.frames_decoded = 0
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        first, last = min(indices), max(indices)
+        t0 = self._start + first / self.fps
+        t1 = self._start + (last + 0.5) / self.fps
+        try:
+            frames, _, _ = self._io.read_video(
+                self.path, start_pts=t0, end_pts=t1, pts_unit="sec", output_format="THWC"
+            )
+        except Exception as e:  # torchvision raises plain RuntimeError/ValueError/OSError
+            raise DataError(f"{self.path}: decoding failed: {e}") from None
+        if frames.shape[0] == 0:
+            raise DataError(f"{self.path}: no frame could be decoded in [{t0:.2f}, {t1:.2f}] s")
+        self.frames_decoded += int(frames.shape[0])
+        arr = frames.numpy()
+        pos = [min(int(i) - first, arr.shape[0] - 1) for i in indices]
+        return arr[pos]
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> TorchvisionReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

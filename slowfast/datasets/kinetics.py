@@ -1,0 +1,38 @@
+"""Kinetics: encoded videos listed as ``path label`` lines in ``{split}.csv``.
+
+``DATA.PATH_TO_DATA_DIR/{train,val,test}.csv`` hold one video per line: a path, then
+``DATA.PATH_LABEL_SEPARATOR`` (a space by default), then an integer class id. The path is joined
+to ``DATA.PATH_PREFIX`` (an absolute path stays as it is). The label is the text after the last
+separator, so paths may contain the separator.
+"""
+
+from __future__ import annotations
+
+import os
+
+from slowfast.datasets.annotations import bad_line, parse_label, read_lines
+from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+
+
+@DATASET_REGISTRY.register()
+class Kinetics(VideoDataset):
+    """Kinetics-style video classification from ``path label`` CSV files."""
+
+    temporal_rule = "clip"
+
+    def load_records(self) -> list[VideoRecord]:
+        cfg = self.cfg
+        path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{self.split}.csv")
+        self.annotation_path = path
+        separator = cfg.DATA.PATH_LABEL_SEPARATOR
+        records = []
+        for lineno, line in read_lines(path, f"Kinetics {self.split} annotation file"):
+            fields = line.strip().rsplit(separator, 1)
+            if len(fields) != 2 or not fields[0]:
+                why = f"expected 'path{separator}label' (DATA.PATH_LABEL_SEPARATOR={separator!r})"
+                raise bad_line(path, lineno, line, why)
+            video = os.path.join(cfg.DATA.PATH_PREFIX, fields[0].strip())
+            label = parse_label(fields[1].strip(), cfg.MODEL.NUM_CLASSES, path, lineno, line)
+            records.append(VideoRecord(name=video, label=label, path=video))
+        return records

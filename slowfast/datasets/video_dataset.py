@@ -1,0 +1,301 @@
+"""The clip pipeline every dataset shares; a dataset subclass only parses its annotation files.
+
+``dataset[index]`` or ``dataset[(index, shape_id)]`` returns ``(frames, label, index, meta)``:
+
+* ``frames`` — a list of ``C x T x H x W`` float tensors, one per pathway (see ``packing``);
+* ``label`` — an int, or for multi-label datasets a float multi-hot tensor of
+  ``MODEL.NUM_CLASSES``;
+* ``index`` — the dataset index of the item returned (in training, a replacement's index when the
+  asked-for video could not be read); in the test split a *clip* index, ordered video by video,
+  then temporal view, then spatial crop, so the video is ``index // num_views``;
+* ``meta`` — ``{"video_idx": int, "skipped": [paths], "failed": bool}``.
+
+Training and validation take one random clip per video (random position, scale, crop and flip, as
+PySlowFast does for both); a ``shape_id`` from the short-cycle sampler sets the crop size. A clip
+that cannot be read in training is logged, recorded in ``meta["skipped"]`` and replaced by a
+random other video, at most ``DATA.MAX_LOAD_RETRIES`` times in a row. In testing a failure is an
+error unless ``TEST.SKIP_FAILED_VIDEOS``, which returns zeros marked ``meta["failed"]``.
+
+Test views of one video share frames: the first view asked for decodes the frames of all its
+temporal views in one pass and keeps them in a small per-process cache, so the other views
+(consecutive indices, usually in the same batch and worker) cost no decoding.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from torch.utils.data import Dataset
+
+from slowfast.config.errors import ConfigError
+from slowfast.datasets import sampling, transform
+from slowfast.datasets.cache import CachedVideoReader
+from slowfast.datasets.decoder import VideoReader, open_video
+from slowfast.datasets.errors import DataError
+from slowfast.datasets.frames import FrameListReader
+from slowfast.datasets.packing import pack_pathway_output
+from slowfast.multigrid.short_cycle import train_crop_and_scales
+from slowfast.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+SPLITS = ("train", "val", "test")
+# Videos whose test frames are kept per process (views of one video are requested together).
+_TEST_CACHE_VIDEOS = 2
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One annotated video: an encoded file or a list of frame files, and its label(s)."""
+
+    name: str  # shown in logs and meta["skipped"]: the file, or the folder of the frames
+    label: int | tuple[int, ...]  # class id, or the video's set of class ids (multi-label)
+    path: str | None = None  # encoded video
+    frames: tuple[str, ...] | None = None  # frame files, in order
+    frame_labels: tuple[tuple[int, ...], ...] | None = None  # per frame, for clip-level labels
+
+
+class VideoDataset(Dataset):
+    """Shared sampling, loading, transforms and error policy (see the module docstring).
+
+    Subclasses set :attr:`temporal_rule` ("clip", "segment" or "stride", the functions of
+    ``sampling``), :attr:`multi_label`, and implement :meth:`load_records`.
+    """
+
+    temporal_rule = "clip"
+    multi_label = False
+
+    def __init__(self, cfg: CfgNode, split: str):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.cfg = cfg
+        self.split = split
+        self.rng = random.Random(cfg.RNG_SEED)
+        # Decoder threads per video (0: FFmpeg's choice); loader workers share the cores.
+        self.decode_threads = 0
+        self.num_views = 1
+        if split == "test":
+            if cfg.TEST.NUM_SPATIAL_CROPS not in (1, 3):
+                raise ConfigError(
+                    f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {cfg.TEST.NUM_SPATIAL_CROPS}"
+                )
+            if cfg.TEST.NUM_ENSEMBLE_VIEWS < 1:
+                raise ConfigError(
+                    f"TEST.NUM_ENSEMBLE_VIEWS must be >= 1, got {cfg.TEST.NUM_ENSEMBLE_VIEWS}"
+                )
+            self.num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+        self.annotation_path = ""
+        self.records = self.load_records()
+        if not self.records:
+            raise DataError(f"{self.annotation_path}: no videos in the {split!r} split")
+        # video index -> (frame indices of each temporal view, {frame index: frame} or the error)
+        self._test_cache: OrderedDict[int, tuple] = OrderedDict()
+        logger.info(
+            "%s %s: %d videos, %d items from %s",
+            type(self).__name__,
+            split,
+            self.num_videos,
+            len(self),
+            self.annotation_path,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # What a subclass provides
+    # ----------------------------------------------------------------------------------------
+    def load_records(self) -> list[VideoRecord]:
+        """Parse the annotation files of ``self.split``; set ``self.annotation_path`` for errors."""
+        raise NotImplementedError
+
+    def clip_label(
+        self, video_idx: int, frame_indices: Sequence[int] | None
+    ) -> int | tuple[int, ...]:
+        """The label of a clip made of ``frame_indices``; by default the video's label."""
+        return self.records[video_idx].label
+
+    # ----------------------------------------------------------------------------------------
+    # Dataset protocol
+    # ----------------------------------------------------------------------------------------
+    @property
+    def num_videos(self) -> int:
+        return len(self.records)
+
+    def __len__(self) -> int:
+        return self.num_videos * self.num_views
+
+    def reseed(self, seed: int) -> None:
+        """Restart this process's augmentation random stream (the loader's worker init calls it)."""
+        self.rng.seed(seed)
+
+    def __getitem__(self, key: int | tuple[int, int]):
+        index, shape_id = key if isinstance(key, tuple) else (key, None)
+        index = int(index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} is outside [0, {len(self)})")
+        if self.split == "test":
+            return self._test_item(index)
+        return self._train_item(index, shape_id)
+
+    # ----------------------------------------------------------------------------------------
+    # Training and validation
+    # ----------------------------------------------------------------------------------------
+    def _train_item(self, video_idx: int, shape_id: int | None):
+        skipped: list[str] = []
+        max_retries = self.cfg.DATA.MAX_LOAD_RETRIES
+        for _ in range(max_retries + 1):
+            try:
+                frames, indices = self.read_random_clip(video_idx)
+                break
+            except DataError as e:
+                name = self.records[video_idx].name
+                logger.warning("skipping unreadable %s sample %s: %s", self.split, name, e)
+                skipped.append(name)
+                last_error = e
+                video_idx = self.rng.randrange(self.num_videos)
+        else:
+            raise DataError(
+                f"{max_retries + 1} {self.split} samples in a row could not be loaded "
+                f"(DATA.MAX_LOAD_RETRIES={max_retries}); the last: {last_error}"
+            )
+        label = self._label_output(self.clip_label(video_idx, indices))
+        meta = {"video_idx": video_idx, "skipped": skipped, "failed": False}
+        return self.transform_train_clip(frames, shape_id), label, video_idx, meta
+
+    def read_random_clip(self, video_idx: int) -> tuple[np.ndarray, list[int]]:
+        """A random clip of a video as ``T x H x W x 3`` uint8, and its frame indices."""
+        sampling_rate = sampling.draw_sampling_rate(
+            self.cfg.DATA.SAMPLING_RATE, self.cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE, self.rng
+        )
+        with self._open(self.records[video_idx]) as reader:
+            indices = self._frame_indices(reader, sampling.RANDOM_VIEW, sampling_rate)
+            return reader.read(indices), indices
+
+    def transform_train_clip(
+        self, frames: np.ndarray, shape_id: int | None = None
+    ) -> list[torch.Tensor]:
+        """Random scale, crop (sized by the short-cycle ``shape_id``) and flip, then packing."""
+        cfg = self.cfg
+        crop, min_scale, max_scale = train_crop_and_scales(cfg, shape_id)
+        frames = transform.train_spatial(
+            frames,
+            min_scale,
+            max_scale,
+            crop,
+            cfg.DATA.RANDOM_FLIP,
+            self.rng,
+            inverse_uniform=cfg.DATA.INV_UNIFORM_SAMPLE,
+        )
+        return self._pack(frames)
+
+    # ----------------------------------------------------------------------------------------
+    # Testing
+    # ----------------------------------------------------------------------------------------
+    def _test_item(self, index: int):
+        cfg = self.cfg
+        video_idx, view = divmod(index, self.num_views)
+        temporal_view, spatial_idx = divmod(view, cfg.TEST.NUM_SPATIAL_CROPS)
+        if cfg.TEST.NUM_SPATIAL_CROPS == 1:
+            spatial_idx = 1  # the centre crop
+        meta = {"video_idx": video_idx, "skipped": [], "failed": False}
+        record = self.records[video_idx]
+        try:
+            view_indices, frames_by_index = self._test_frames(video_idx)
+        except DataError as e:
+            if not cfg.TEST.SKIP_FAILED_VIDEOS:
+                raise DataError(
+                    f"test video {record.name} could not be loaded: {e} "
+                    "(TEST.SKIP_FAILED_VIDEOS True leaves such videos out of the metrics)"
+                ) from None
+            meta["failed"] = True
+            size = cfg.DATA.TEST_CROP_SIZE
+            zeros = torch.zeros(len(cfg.DATA.MEAN), cfg.DATA.NUM_FRAMES, size, size)
+            label = self._label_output(self.clip_label(video_idx, None))
+            return pack_pathway_output(cfg, zeros), label, index, meta
+        indices = view_indices[temporal_view]
+        frames = np.stack([frames_by_index[i] for i in indices])
+        frames = transform.test_spatial(
+            frames, cfg.DATA.TEST_CROP_SIZE, cfg.DATA.TEST_CROP_SIZE, spatial_idx
+        )
+        label = self._label_output(self.clip_label(video_idx, indices))
+        return self._pack(frames), label, index, meta
+
+    def _test_frames(self, video_idx: int) -> tuple[list[list[int]], dict[int, np.ndarray]]:
+        """Frame indices of every temporal view of a video, and its frames decoded once."""
+        cached = self._test_cache.get(video_idx)
+        if cached is None:
+            record = self.records[video_idx]
+            view_indices: list[list[int]] = []
+            try:
+                with self._open(record) as reader:
+                    view_indices = [
+                        self._frame_indices(reader, v, self.cfg.DATA.SAMPLING_RATE)
+                        for v in range(self.cfg.TEST.NUM_ENSEMBLE_VIEWS)
+                    ]
+                    union = sorted({i for indices in view_indices for i in indices})
+                    frames = dict(zip(union, reader.read(union)))
+                cached = (view_indices, frames)
+            except DataError as e:
+                logger.warning("test video %s failed: %s", record.name, e)
+                cached = (view_indices, e)
+            self._test_cache[video_idx] = cached
+            while len(self._test_cache) > _TEST_CACHE_VIDEOS:
+                self._test_cache.popitem(last=False)
+        view_indices, frames = cached
+        if isinstance(frames, DataError):
+            raise frames
+        return view_indices, frames
+
+    # ----------------------------------------------------------------------------------------
+    # Shared steps
+    # ----------------------------------------------------------------------------------------
+    def _open(self, record: VideoRecord) -> VideoReader:
+        """A reader of the record's frames; through the decoded-video cache when
+        ``DATA.DECODED_CACHE_MB`` > 0 (see ``cache``)."""
+        if record.frames is not None:
+            opener = functools.partial(FrameListReader, record.frames)
+        else:
+            backend = self.cfg.DATA.DECODING_BACKEND
+            opener = functools.partial(open_video, record.path, backend, self.decode_threads)
+        budget_mb = self.cfg.DATA.DECODED_CACHE_MB
+        if budget_mb > 0:
+            return CachedVideoReader(record.name, opener, int(budget_mb * 2**20))
+        return opener()
+
+    def _frame_indices(self, reader: VideoReader, view: int, sampling_rate: int) -> list[int]:
+        cfg = self.cfg
+        num_frames, num_views = cfg.DATA.NUM_FRAMES, cfg.TEST.NUM_ENSEMBLE_VIEWS
+        if self.temporal_rule == "clip":
+            return sampling.clip_indices(
+                reader.num_frames,
+                num_frames,
+                sampling_rate,
+                reader.fps,
+                cfg.DATA.TARGET_FPS,
+                view,
+                num_views,
+                self.rng,
+            )
+        if self.temporal_rule == "segment":
+            return sampling.segment_indices(reader.num_frames, num_frames, view, self.rng)
+        if self.temporal_rule == "stride":
+            return sampling.stride_indices(
+                reader.num_frames, num_frames, sampling_rate, view, num_views, self.rng
+            )
+        raise ValueError(f"unknown temporal_rule {self.temporal_rule!r}")
+
+    def _pack(self, frames: np.ndarray) -> list[torch.Tensor]:
+        clip = transform.to_normalized_tensor(frames, self.cfg.DATA.MEAN, self.cfg.DATA.STD)
+        return pack_pathway_output(self.cfg, clip)
+
+    def _label_output(self, label: int | Sequence[int]) -> int | torch.Tensor:
+        if not self.multi_label:
+            return label
+        target = torch.zeros(self.cfg.MODEL.NUM_CLASSES, dtype=torch.float32)
+        target[list(label)] = 1.0
+        return target

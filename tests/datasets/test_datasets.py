@@ -1,0 +1,147 @@
+"""The item contract of Kinetics, SSv2 and Charades, and the shared multigrid crop hook."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from slowfast.config.errors import ConfigError
+from slowfast.datasets import build_dataset
+from slowfast.datasets.video_dataset import VideoDataset
+
+from .helpers import small_cfg, write_frame_list
+
+
+def red_gradient() -> np.ndarray:
+    """A 48x64 BGR image whose red channel grows from left to right (and nothing else)."""
+    image = np.zeros((48, 64, 3), dtype=np.uint8)
+    image[..., 2] = np.linspace(0, 250, 64).astype(np.uint8)[None, :]
+    return image
+
+
+def test_kinetics_train_item_contract(kinetics_cfg):
+    dataset = build_dataset("kinetics", kinetics_cfg(), "train")
+    assert isinstance(dataset, VideoDataset)
+    assert dataset.num_videos == len(dataset) == 8
+    frames, label, index, meta = dataset[5]
+    assert [tuple(f.shape) for f in frames] == [(3, 2, 32, 32), (3, 8, 32, 32)]
+    assert all(f.dtype == torch.float32 for f in frames)
+    assert torch.equal(frames[0], frames[1][:, [0, 7]])
+    assert isinstance(label, int) and 0 <= label < 4
+    assert index == 5 and meta == {"video_idx": 5, "skipped": [], "failed": False}
+    with open(os.path.join(kinetics_cfg().DATA.PATH_TO_DATA_DIR, "train.csv")) as f:
+        assert label == int(f.read().splitlines()[5].split()[1])
+
+
+def test_short_cycle_ids_set_the_crop_and_the_jitter(kinetics_cfg):
+    dataset = build_dataset("Kinetics", kinetics_cfg("MODEL.ARCH", "slow"), "train")
+    # S_default = TRAIN_CROP_SIZE = 32; factors 0.5 and 0.707.
+    assert dataset[(0, 0)][0][0].shape[-2:] == (16, 16)
+    assert dataset[(0, 1)][0][0].shape[-2:] == (23, 23)
+    assert dataset[(0, 2)][0][0].shape[-2:] == (32, 32)
+    with pytest.raises(ValueError, match="shape id 3"):
+        dataset[(0, 3)]
+
+
+def test_kinetics_test_split_orders_clips_by_video_then_view(kinetics_cfg):
+    dataset = build_dataset("kinetics", kinetics_cfg(), "test")
+    assert dataset.num_views == 6 and dataset.num_videos == 2 and len(dataset) == 12
+    items = [dataset[i] for i in range(12)]
+    assert [meta["video_idx"] for *_, meta in items] == [i // 6 for i in range(12)]
+    assert [index for _, _, index, _ in items] == list(range(12))
+    assert all(tuple(f[1].shape) == (3, 8, 40, 40) for f, *_ in items)
+    # Crops 0, 1, 2 of a temporal view are the left, centre and right of the same frames.
+    left, centre, right = (items[i][0][1] for i in range(3))
+    assert not torch.equal(left, right)
+    # Both temporal views decoded once: the second view comes from the cache.
+    assert list(dataset._test_cache) == [0, 1]
+
+
+def test_ssv2_keeps_frames_unflipped_without_random_flip(tmp_path):
+    root = str(tmp_path)
+    videos = {f"v{i}": [(red_gradient(), ())] * 12 for i in range(2)}
+    write_frame_list(root, "train.csv", videos, labels=False)
+    labels = {"Pushing something left": "0", "Pushing something right": "1"}
+    entries = [
+        {"id": "v0", "template": "Pushing [something] left"},
+        {"id": "v1", "template": "Pushing [something] right"},
+    ]
+    with open(os.path.join(root, "something-something-v2-labels.json"), "w") as f:
+        json.dump(labels, f)
+    with open(os.path.join(root, "something-something-v2-train.json"), "w") as f:
+        json.dump(entries, f)
+
+    def left_to_right(flip: bool, reverse: bool) -> set[bool]:
+        cfg = small_cfg(
+            root, "ssv2", 2, "DATA.RANDOM_FLIP", flip, "DATA.REVERSE_INPUT_CHANNEL", reverse
+        )
+        dataset = build_dataset("ssv2", cfg, "train")
+        assert [dataset[i][1] for i in range(2)] == [0, 1]
+        red = 0 if reverse else 2  # frames load as BGR, like PySlowFast
+        return {bool(dataset[i % 2][0][1][red, 0, 0, -1] > dataset[i % 2][0][1][red, 0, 0, 0])
+                for i in range(30)}
+
+    assert left_to_right(flip=False, reverse=True) == {True}
+    assert left_to_right(flip=False, reverse=False) == {True}
+    assert left_to_right(flip=True, reverse=True) == {True, False}
+
+
+def test_ssv2_synthetic_splits_and_segment_sampling(ssv2_cfg):
+    train = build_dataset("ssv2", ssv2_cfg(), "train")
+    val = build_dataset("ssv2", ssv2_cfg(), "val")
+    assert (train.num_videos, val.num_videos) == (6, 3)
+    frames, label, index, meta = val[2]
+    assert [tuple(f.shape) for f in frames] == [(3, 2, 32, 32), (3, 8, 32, 32)]
+    assert isinstance(label, int)
+
+
+def test_charades_multi_hot_targets_clip_labels_in_training(tmp_path):
+    root = str(tmp_path)
+    image = np.full((48, 64, 3), 90, dtype=np.uint8)
+    frames = [(image, (1,))] * 10 + [(image, (2, 3))] * 10
+    write_frame_list(root, "train.csv", {"a": frames, "b": [(image, (0,))] * 5}, labels=True)
+    write_frame_list(root, "val.csv", {"a": frames}, labels=True)
+    cfg = small_cfg(root, "charades", 4, "DATA.NUM_FRAMES", 2, "DATA.SAMPLING_RATE", 1,
+                    "MODEL.ARCH", "slow")
+    train = build_dataset("charades", cfg, "train")
+    assert train.clip_label(0, [0, 5]) == (1,)
+    assert train.clip_label(0, [9, 10]) == (1, 2, 3)
+    assert train.clip_label(0, [12, 19]) == (2, 3)
+    targets = {tuple(train[0][1].tolist()) for _ in range(60)}
+    assert targets == {(0.0, 1.0, 0.0, 0.0), (0.0, 1.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.0)}
+    assert train[1][1].dtype == torch.float32 and train[1][1].tolist() == [1.0, 0.0, 0.0, 0.0]
+    val = build_dataset("charades", cfg, "val")
+    assert {tuple(val[0][1].tolist()) for _ in range(10)} == {(0.0, 1.0, 1.0, 1.0)}
+    test = build_dataset("charades", cfg, "test")
+    assert len(test) == 6 and test[5][1].tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
+def test_charades_synthetic_dataset(charades_cfg):
+    dataset = build_dataset("charades", charades_cfg(), "train")
+    frames, label, index, meta = dataset[0]
+    assert label.shape == (5,) and 1 <= label.sum() <= 3
+    assert [tuple(f.shape) for f in frames] == [(3, 2, 32, 32), (3, 8, 32, 32)]
+
+
+def test_build_dataset_names(kinetics_cfg):
+    assert type(build_dataset("Kinetics", kinetics_cfg(), "val")).__name__ == "Kinetics"
+    with pytest.raises(ConfigError, match="'kinetic'.*Charades, Kinetics, Ssv2"):
+        build_dataset("kinetic", kinetics_cfg(), "train")
+    with pytest.raises(ValueError, match="split"):
+        build_dataset("kinetics", kinetics_cfg(), "training")
+
+
+def test_decoded_video_cache_serves_later_clips(kinetics_cfg):
+    from slowfast.datasets import cache
+
+    cache.clear()
+    dataset = build_dataset("kinetics", kinetics_cfg("DATA.DECODED_CACHE_MB", 16), "train")
+    first = dataset[0][0][1]
+    held = cache.cached_bytes()
+    assert held == 21 * 48 * 64 * 3  # the whole 1.4 s, 15 fps video
+    assert dataset[0][0][1].shape == first.shape and cache.cached_bytes() == held
+    cache.clear()

@@ -1,0 +1,166 @@
+"""Selective PyAV decoding: exact frames, decoding only what a clip needs, VFR, audio, bad files."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from slowfast.datasets.decoder import open_video
+from slowfast.datasets.errors import DataError
+from slowfast.datasets.synthetic import write_mp4
+
+
+def numbered_frames(count: int) -> np.ndarray:
+    """Flat frames whose red and green levels spell the frame's index (i % 20, i // 20)."""
+    frames = np.full((count, 48, 64, 3), 128, dtype=np.uint8)
+    for i in range(count):
+        frames[i, ..., 0] = 20 + 10 * (i % 20)
+        frames[i, ..., 1] = 20 + 10 * (i // 20)
+    return frames
+
+
+def numbers_of(frames: np.ndarray) -> list[int]:
+    """The indices spelled by decoded frames (robust to a few levels of coding error)."""
+    red = np.rint((frames[..., 0].mean(axis=(1, 2)) - 20) / 10).astype(int)
+    green = np.rint((frames[..., 1].mean(axis=(1, 2)) - 20) / 10).astype(int)
+    return (red + 20 * green).tolist()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decoder")
+    paths = {"short": str(root / "short.mp4"), "long": str(root / "long.mp4")}
+    write_mp4(paths["short"], numbered_frames(90), 30, keyframe_interval=30)
+    write_mp4(paths["long"], numbered_frames(300), 30, keyframe_interval=30)
+    return paths
+
+
+def decode_all(path: str) -> list[np.ndarray]:
+    with av.open(path) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_frames_equal_a_full_decode(videos):
+    everything = decode_all(videos["short"])
+    indices = [45, 3, 60, 60, 89]
+    with open_video(videos["short"]) as reader:
+        assert (reader.fps, reader.num_frames) == (30.0, 90)
+        frames = reader.read(indices)
+    assert frames.shape == (5, 48, 64, 3) and frames.dtype == np.uint8
+    for got, i in zip(frames, indices):
+        np.testing.assert_array_equal(got, everything[i])
+
+
+def test_a_clip_in_the_middle_decodes_few_frames(videos):
+    with open_video(videos["long"]) as reader:
+        frames = reader.read(list(range(150, 166, 2)))
+        assert numbers_of(frames) == list(range(150, 166, 2))
+        # From the keyframe at or before 150 (at most 30 earlier) to 164, out of 300 frames.
+        assert reader.frames_decoded <= 50
+        assert reader.num_frames == 300
+
+
+def test_reading_again_from_the_same_reader(videos):
+    with open_video(videos["long"]) as reader:
+        assert numbers_of(reader.read([200, 201])) == [200, 201]
+        assert numbers_of(reader.read([0, 1])) == [0, 1]
+        assert numbers_of(reader.read([120])) == [120]
+
+
+def test_far_apart_frames_are_reached_by_seeking(videos, monkeypatch):
+    monkeypatch.setattr("slowfast.datasets.decoder.SEEK_GAP_S", 1.0)
+    with open_video(videos["long"]) as reader:
+        assert numbers_of(reader.read([10, 280, 12])) == [10, 280, 12]
+        assert reader.frames_decoded <= 2 * 30 + 5  # two runs, each from its keyframe
+
+
+def test_indices_past_the_end_repeat_the_last_frame(videos):
+    with open_video(videos["short"]) as reader:
+        assert numbers_of(reader.read([88, 89, 120])) == [88, 89, 89]
+
+
+def test_variable_frame_rate_picks_the_nearest_frame_in_time(tmp_path):
+    times = [0, 0.033, 0.066, 0.1, 0.3, 0.333, 0.366, 0.6, 0.633, 0.9, 0.933, 0.966, 1.0, 1.2]
+    path = str(tmp_path / "vfr.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times):
+            image = numbered_frames(len(times))[i].copy()
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = int(round(t * 1000)), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with open_video(path) as reader:
+        assert reader.num_frames == len(times)
+        indices = list(range(reader.num_frames))
+        expected = [int(np.argmin([abs(t - k / reader.fps) for t in times])) for k in indices]
+        assert numbers_of(reader.read(indices)) == expected
+        assert expected != indices  # the nominal grid differs from the real timestamps
+
+
+def test_audio_stream_is_ignored(tmp_path):
+    path = str(tmp_path / "av.mp4")
+    with av.open(path, "w") as container:
+        video = container.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=16000)
+        for frame in numbered_frames(30):
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame.copy(), format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for k in range(30):
+            samples = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
+            samples.sample_rate, samples.pts = 16000, 1024 * k
+            for packet in audio.encode(samples):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    with open_video(path) as reader:
+        assert numbers_of(reader.read([0, 15, 29])) == [0, 15, 29]
+
+
+def write_faststart(path: str, count: int) -> None:
+    """An MP4 with its index first, so that a truncated copy still opens."""
+    with av.open(path, "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        noise = np.random.default_rng(0).integers(0, 255, (count, 48, 64, 3), dtype=np.uint8)
+        for frame in noise:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "garbage", "truncated", "cut-indexed"])
+def test_bad_files_raise_a_data_error_naming_the_file(tmp_path, videos, kind):
+    path = str(tmp_path / f"{kind}.mp4")
+    if kind == "empty":
+        open(path, "wb").close()
+    elif kind == "garbage":
+        with open(path, "wb") as f:
+            f.write(np.random.default_rng(0).bytes(5000))
+    elif kind in ("truncated", "cut-indexed"):
+        source = videos["long"]
+        if kind == "cut-indexed":
+            source = str(tmp_path / "whole.mp4")
+            write_faststart(source, 300)
+        with open(source, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+    with pytest.raises(DataError, match=path.replace(".", r"\.")):
+        with open_video(path) as reader:
+            reader.read(list(range(0, 300, 30)))
+    assert kind != "missing" or not os.path.exists(path)

@@ -1,0 +1,87 @@
+"""Loaders: batching and collation, short-cycle shapes, per-process batch, reproducible seeding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from slowfast.config.errors import ConfigError
+from slowfast.datasets.loader import construct_loader, per_process_batch_size, shuffle_dataset
+from slowfast.multigrid.short_cycle import ShortCycleBatchSampler
+
+
+def test_train_and_test_batches(kinetics_cfg):
+    frames, labels, index, meta = next(iter(construct_loader(kinetics_cfg(), "train")))
+    assert [tuple(f.shape) for f in frames] == [(4, 3, 2, 32, 32), (4, 3, 8, 32, 32)]
+    assert labels.dtype == torch.int64 and labels.shape == (4,)
+    assert meta["skipped"] == [] and meta["failed"].tolist() == [False] * 4
+    assert torch.equal(meta["video_idx"], index)
+    loader = construct_loader(kinetics_cfg(), "train")
+    assert len(loader) == 2  # 8 videos, batches of 4, last incomplete batch dropped
+
+    test = construct_loader(kinetics_cfg(), "test")
+    batches = list(test)
+    assert [b[2].tolist() for b in batches] == [list(range(6)), list(range(6, 12))]
+    assert [b[3]["video_idx"].tolist() for b in batches] == [[0] * 6, [1] * 6]
+    assert tuple(batches[0][0][1].shape) == (6, 3, 8, 40, 40)
+
+
+def test_charades_targets_collate_to_a_float_matrix(charades_cfg):
+    frames, labels, index, meta = next(iter(construct_loader(charades_cfg(), "val")))
+    assert labels.dtype == torch.float32 and labels.shape == (3, 5)  # 3 val videos
+
+
+def test_short_cycle_loader_cycles_crop_and_batch_size(kinetics_cfg):
+    cfg = kinetics_cfg("MULTIGRID.SHORT_CYCLE", True, "TRAIN.BATCH_SIZE", 1)
+    loader = construct_loader(cfg, "train")
+    shapes = [(f[1].shape[0], f[1].shape[-1]) for f, *_ in loader]
+    assert shapes == [(4, 16), (2, 23), (1, 32)] and len(loader) == 3
+    precise_bn = construct_loader(cfg, "train", is_precise_bn=True)
+    assert {f[1].shape[-1] for f, *_ in precise_bn} == {32}
+
+
+def test_per_process_batch_size(kinetics_cfg):
+    assert per_process_batch_size(kinetics_cfg("NUM_GPUS", 2), "train") == 2
+    assert per_process_batch_size(kinetics_cfg("NUM_GPUS", 2, "NUM_SHARDS", 3), "test") == 1
+    with pytest.raises(ConfigError, match="TRAIN.BATCH_SIZE=4 must be a positive multiple of"):
+        per_process_batch_size(kinetics_cfg("NUM_GPUS", 3), "val")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_same_seed_same_batches_new_epoch_new_batches(kinetics_cfg, workers):
+    def first_batches(seed: int, epochs: int = 1):
+        loader = construct_loader(
+            kinetics_cfg("RNG_SEED", seed, "DATA_LOADER.NUM_WORKERS", workers), "train"
+        )
+        return [next(iter(loader)) for _ in range(epochs)]
+
+    (a1, a2), (b1,) = first_batches(7, epochs=2), first_batches(7)
+    assert torch.equal(a1[2], b1[2]) and torch.equal(a1[0][1], b1[0][1])
+    assert not torch.equal(a1[0][1], a2[0][1])  # the next epoch: new order and augmentations
+    (c1,) = first_batches(8)
+    assert not torch.equal(a1[0][1], c1[0][1])
+
+
+def test_shuffle_dataset_makes_each_epoch_a_function_of_seed_and_epoch(kinetics_cfg):
+    loader = construct_loader(kinetics_cfg("RNG_SEED", 5), "train")
+
+    def epoch(number: int):
+        shuffle_dataset(loader, number)
+        return next(iter(loader))
+
+    third, fourth, third_again = epoch(3), epoch(4), epoch(3)
+    assert torch.equal(third[0][1], third_again[0][1]) and torch.equal(third[2], third_again[2])
+    assert not torch.equal(third[0][1], fourth[0][1])
+
+
+def test_shuffle_dataset_sets_the_epoch_of_a_wrapped_distributed_sampler(kinetics_cfg):
+    cfg = kinetics_cfg()
+    dataset = list(range(20))
+    sampler = DistributedSampler(dataset, num_replicas=2, rank=1, shuffle=True, seed=0)
+    loader = DataLoader(dataset, batch_sampler=ShortCycleBatchSampler(sampler, 2, True, cfg))
+    shuffle_dataset(loader, 5)
+    assert sampler.epoch == 5
+    plain = DataLoader(dataset, sampler=sampler, batch_size=2)
+    shuffle_dataset(plain, 6)
+    assert sampler.epoch == 6
