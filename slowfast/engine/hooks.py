@@ -136,8 +136,11 @@ class EvalHook(HookBase):
     """Validates on the "val" split on evaluation epochs (clip-level metrics).
 
     Validation always uses the configured (full) clip shape, also during multigrid phases, so
-    the curve compares like with like from the first epoch to the last.
+    the curve compares like with like from the first epoch to the last. Its time is not
+    training time.
     """
+
+    training_time = False
 
     def __init__(self, cfg: CfgNode, schedule=None):
         self.schedule = schedule

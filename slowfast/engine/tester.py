@@ -15,31 +15,11 @@ from slowfast.datasets.loader import construct_loader
 from slowfast.engine.trainer import move_to_device
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
-from slowfast.utils.checkpoint import get_last_checkpoint, has_checkpoint, load_checkpoint
+from slowfast.utils.checkpoint import load_test_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.meters import TestMeter
 
 logger = get_logger(__name__)
-
-
-def load_test_weights(cfg: CfgNode, model: torch.nn.Module) -> str:
-    """Load TEST.CHECKPOINT_FILE_PATH, else the newest checkpoint of OUTPUT_DIR, else
-    TRAIN.CHECKPOINT_FILE_PATH (PySlowFast's order); returns what was loaded.
-    """
-    if cfg.TEST.CHECKPOINT_FILE_PATH:
-        path = cfg.TEST.CHECKPOINT_FILE_PATH
-        load_checkpoint(path, model, convert_from_caffe2=cfg.TEST.CHECKPOINT_TYPE == "caffe2")
-    elif has_checkpoint(cfg.OUTPUT_DIR):
-        path = get_last_checkpoint(cfg.OUTPUT_DIR)
-        load_checkpoint(path, model)
-    elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        path = cfg.TRAIN.CHECKPOINT_FILE_PATH
-        load_checkpoint(path, model, convert_from_caffe2=cfg.TRAIN.CHECKPOINT_TYPE == "caffe2")
-    else:
-        logger.warning("testing with random weights: no checkpoint given or found")
-        return ""
-    logger.info("testing weights from %s", path)
-    return path
 
 
 @torch.no_grad()
@@ -47,7 +27,9 @@ def test(cfg: CfgNode) -> dict[str, Any]:
     """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
     device = du.get_device(cfg)
     model = build_model(cfg).to(device)
-    load_test_weights(cfg, model)
+    path = load_test_checkpoint(cfg, model)
+    if path:
+        logger.info("testing weights from %s", path)
     model.eval()
     loader = construct_loader(cfg, "test")
     dataset = loader.dataset

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from slowfast.utils import distributed as du
 from slowfast.utils.checkpoint import auto_resume, load_train_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
+from slowfast.utils.meters import memory_mb
 from slowfast.utils.metrics import topk_errors
 from slowfast.utils.optimizer import clip_gradients, construct_optimizer
 
@@ -33,7 +35,13 @@ class TrainingError(RuntimeError):
 
 
 class HookBase:
-    """Called by :class:`Trainer` around training, epochs and steps; override what you need."""
+    """Called by :class:`Trainer` around training, epochs and steps; override what you need.
+
+    Time spent in a hook's ``before_epoch``/``after_epoch`` counts as training time (the
+    trainer's ``train_time_s``) unless the hook sets ``training_time = False`` (evaluation).
+    """
+
+    training_time = True
 
     def before_train(self, trainer: Trainer) -> None:
         pass
@@ -63,17 +71,6 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def _memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    except ImportError:  # pragma: no cover - non-Unix
-        return 0.0
-
-
 class Trainer:
     """Owns model, optimizer, loaders and the epoch loop for one process."""
 
@@ -95,6 +92,8 @@ class Trainer:
         self.train_loader = None
         self.precise_bn_loader = None
         self.clips_seen = 0
+        # Clips trained on at each "frames x crop" input shape (for compute accounting).
+        self.clips_by_shape: Counter[str] = Counter()
         self.train_time_s = 0.0
         self.t_start = time.perf_counter()
         self.show_progress = sys.stdout.isatty() and du.is_master_proc()
@@ -129,6 +128,7 @@ class Trainer:
             return
         self.start_epoch = info.start_epoch
         self.clips_seen = int(info.extra.get("clips_seen", 0))
+        self.clips_by_shape = Counter(info.extra.get("clips_by_shape", {}))
         self.train_time_s = float(info.extra.get("train_time_s", 0.0))
         self.t_start = time.perf_counter() - float(info.extra.get("elapsed_s", 0.0))
 
@@ -136,6 +136,7 @@ class Trainer:
         """Progress counters saved with each checkpoint so a resumed run continues its clocks."""
         return {
             "clips_seen": self.clips_seen,
+            "clips_by_shape": dict(self.clips_by_shape),
             "train_time_s": self.train_time_s,
             "elapsed_s": time.perf_counter() - self.t_start,
         }
@@ -144,21 +145,40 @@ class Trainer:
     def train(self) -> None:
         """Run every epoch from ``start_epoch`` to SOLVER.MAX_EPOCH with the hooks."""
         self.resume_or_load()
+        t0 = time.perf_counter()
         for h in self.hooks:
             h.before_train(self)
         if self.train_loader is None:
             self.build_train_loaders()
+        self.train_time_s += time.perf_counter() - t0
         logger.info("Start epoch: %d", self.start_epoch + 1)
         self.epoch = self.start_epoch
         while self.epoch < self.cfg.SOLVER.MAX_EPOCH:
             for h in self.hooks:
-                h.before_epoch(self)
+                self._timed(h, h.before_epoch)
             stats = self.run_epoch()
             for h in self.hooks:
-                h.after_epoch(self, stats)
+                self._timed(h, h.after_epoch, stats)
             self.epoch += 1
+        log_json_stats(
+            {
+                "_type": "train_done",
+                "epochs": self.epoch,
+                "train_time_s": self.train_time_s,
+                "elapsed_s": time.perf_counter() - self.t_start,
+                "clips_seen": self.clips_seen,
+                "clips_by_shape": dict(self.clips_by_shape),
+            },
+            logger,
+        )
         for h in self.hooks:
             h.after_train(self)
+
+    def _timed(self, hook: HookBase, method, *args: Any) -> None:
+        t0 = time.perf_counter()
+        method(self, *args)
+        if hook.training_time:
+            self.train_time_s += time.perf_counter() - t0
 
     def run_epoch(self) -> dict[str, Any]:
         """One pass over the training loader; returns the epoch summary (also logged)."""
@@ -220,6 +240,7 @@ class Trainer:
             totals["top5_err"] += top5 * batch
             totals["samples"] += batch
             self.clips_seen += batch * world
+            self.clips_by_shape[_frames_x_crop(inputs)] += batch * world
             compute_time += time.perf_counter() - t_compute
             step = {
                 "_type": "train_iter",
@@ -243,7 +264,7 @@ class Trainer:
                     data_time_s=data_time / (it + 1),
                     compute_time_s=compute_time / (it + 1),
                     eta_epoch_s=remaining_epoch,
-                    mem_mb=_memory_mb(self.device),
+                    mem_mb=memory_mb(),
                 )
                 log_json_stats(step, logger)
             for h in self.hooks:
@@ -274,13 +295,14 @@ class Trainer:
             "train_time_s": self.train_time_s,
             "elapsed_s": time.perf_counter() - self.t_start,
             "clips_seen": self.clips_seen,
+            "clips_by_shape": dict(self.clips_by_shape),
             "iters": iters,
             "batch_size": cfg.TRAIN.BATCH_SIZE,
             "num_frames": cfg.DATA.NUM_FRAMES,
             "crop_size": cfg.DATA.TRAIN_CROP_SIZE,
             "bad_samples": len(bad),
             "data_time_s": data_time,
-            "mem_mb": _memory_mb(self.device),
+            "mem_mb": memory_mb(),
         }
         if not multi_label:
             summary.update(top1_err=totals["top1_err"] / n, top5_err=totals["top5_err"] / n)
@@ -299,6 +321,12 @@ def _shape_of(inputs: Any) -> str:
     """'BxTxS' of the last pathway (the full-rate one) for logs and TensorBoard."""
     x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
     return f"{x.shape[0]}x{x.shape[2]}x{x.shape[3]}"
+
+
+def _frames_x_crop(inputs: Any) -> str:
+    """'TxS' of the full-rate pathway: the per-clip input shape."""
+    x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
+    return f"{x.shape[2]}x{x.shape[3]}"
 
 
 def _rank_overlap(seen: list[int]) -> dict[str, int]:

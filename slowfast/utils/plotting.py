@@ -1,7 +1,7 @@
 """Training curves from the ``json_stats`` lines of one or more runs' ``stdout.log``.
 
 Reads the records whose ``_type`` is ``train_iter``, ``train_epoch`` and ``val_epoch`` (schema in
-docs/ENGINE_NOTES.md) and draws training loss and validation top-1 error (or mAP) against epoch
+docs/TRAINING.md) and draws training loss and validation top-1 error (or mAP) against epoch
 and against wall-clock hours, one line per run, labelled by the run directory's name.
 """
 

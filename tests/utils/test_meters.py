@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter, memory_mb
+from slowfast.utils.meters import TestMeter, memory_mb
 
 
 def _clip_scores(num_videos=2, num_clips=3, num_classes=4):
@@ -83,48 +83,6 @@ def test_multi_label_map_and_save_results(tmp_path):
     assert saved["failed_video_idx"].tolist() == [0]
     assert torch.allclose(saved["preds"], torch.tensor([[0.4, 0.8], [0.7, 0.6]]))
     assert torch.equal(saved["labels"], torch.tensor([[0.0, 1.0], [1.0, 1.0]]))
-
-
-def test_train_meter_stats():
-    start = time.time() - 100
-    meter = TrainMeter(epoch_iters=4, max_epoch=10, window=2, start_time=start)
-    for loss, mb, err in ((1.0, 2, 50.0), (3.0, 6, 0.0)):
-        meter.iter_tic()
-        meter.data_toc()
-        meter.update_stats(loss, lr=0.1, mb_size=mb, top1_err=err, top5_err=err / 2)
-        meter.iter_toc()
-    it = meter.iter_stats(cur_epoch=2, cur_iter=1)
-    assert it["_type"] == "train_iter" and (it["epoch"], it["iter"], it["iters"]) == (3, 2, 4)
-    assert it["loss"] == 2.0 and it["top1_err"] == 25.0 and it["lr"] == 0.1
-    assert it["elapsed_s"] >= 100 and it["mem_mb"] > 0
-    assert set(it) >= {"iter_time_s", "data_time_s", "compute_time_s", "eta_s", "max_epoch"}
-    # Epoch 3, iteration 2: 10 of the 10 x 4 iterations done, 30 left at the mean step time.
-    assert it["eta_s"] == pytest.approx(30 * meter.iter_time.mean())
-    ep = meter.epoch_stats(cur_epoch=2)
-    assert ep["_type"] == "train_epoch"
-    assert ep["loss"] == pytest.approx((1.0 * 2 + 3.0 * 6) / 8)
-    assert ep["top1_err"] == pytest.approx(50.0 * 2 / 8)
-    assert ep["top5_err"] == pytest.approx(25.0 * 2 / 8)
-    meter.reset()
-    assert meter.epoch_stats(3)["loss"] is None
-
-
-def test_val_meter_tracks_best_and_map():
-    meter = ValMeter(max_iter=2, max_epoch=5)
-    meter.update_stats(40.0, 10.0, 4)
-    meter.update_stats(20.0, 0.0, 4)
-    first = meter.epoch_stats(0)
-    assert (first["top1_err"], first["min_top1_err"], first["epoch"]) == (30.0, 30.0, 1)
-    meter.reset()
-    meter.update_stats(50.0, 10.0, 8)
-    second = meter.epoch_stats(1)
-    assert second["top1_err"] == 50.0 and second["min_top1_err"] == 30.0
-    assert second["min_top5_err"] == 5.0
-
-    multi = ValMeter(max_iter=1, max_epoch=5, multi_label=True)
-    multi.update_predictions(torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.tensor([[1, 0], [0, 1]]))
-    stats = multi.epoch_stats(0)
-    assert stats["map"] == pytest.approx(1.0) and "top1_err" not in stats
 
 
 def test_memory_is_positive():

@@ -1,0 +1,148 @@
+"""``tools/reproduce.py``: small-scale analogues of the paper's tables on the synthetic dataset.
+
+Each table compares runs of the demo's SlowFast (configs/Synthetic/SLOWFAST_demo*.yaml) that
+differ in one setting; a run shared by several tables is trained once. The measured training
+wall-clock, speedup against the table's first row, clips seen, training compute and test top-1 /
+top-5 go into a markdown file (projects/multigrid/RESULTS.md by default) with the command and the
+machine they were measured on.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from slowfast.engine.demo import RUNS, SIZES, RunResult, demo_cfg, ensure_dataset, run_one
+
+BASE, MULTIGRID = RUNS[0][1], RUNS[1][1]
+COSINE = ("SOLVER.LR_POLICY", "cosine", "SOLVER.COSINE_END_LR", "0.0")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a demo config plus overrides; ``test_opts`` change only testing."""
+
+    key: str
+    label: str
+    config: str
+    opts: tuple[str, ...] = ()
+    test_opts: tuple[str, ...] = ()
+
+
+RUN_LIST = (
+    Run("base", "baseline (R50 layout)", BASE),
+    Run("mg", "multigrid, long + short cycles (R50 layout)", MULTIGRID),
+    Run("base18", "baseline (R18 layout)", BASE, ("RESNET.DEPTH", "18", "RESNET.TRANS_FUNC",
+                                                   "basic_transform", "RESNET.NUM_BLOCK_TEMP_KERNEL",
+                                                   "[[2, 2], [2, 2], [2, 2], [2, 2]]")),
+    Run("mg18", "multigrid (R18 layout)", MULTIGRID, ("RESNET.DEPTH", "18", "RESNET.TRANS_FUNC",
+                                                      "basic_transform", "RESNET.NUM_BLOCK_TEMP_KERNEL",
+                                                      "[[2, 2], [2, 2], [2, 2], [2, 2]]")),
+    Run("single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")),
+    Run("base_cos", "baseline, cosine LR", BASE, COSINE),
+    Run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE),
+    Run("long", "multigrid, long cycle only", MULTIGRID, ("MULTIGRID.SHORT_CYCLE", "False")),
+    Run("short", "multigrid, short cycle only", MULTIGRID, ("MULTIGRID.LONG_CYCLE", "False")),
+)
+TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Baseline vs multigrid at two depths (paper Table 1 / R50 vs R101)", ("base", "mg", "base18", "mg18")),
+    ("Single vs multiple long cycles (paper supplement)", ("base", "mg", "single")),
+    ("Stepwise vs cosine learning rate (paper supplement)", ("base", "mg", "base_cos", "mg_cos")),
+    ("Long cycle only, short cycle only, both (paper ablation)", ("base", "long", "short", "mg")),
+)
+
+
+def _row(label: str, r: RunResult, ref: RunResult) -> str:
+    speed = ref.train_seconds / max(r.train_seconds, 1e-9)
+    return (f"| {label} | {r.train_seconds:.0f} s | {speed:.2f}x | {r.clips_seen} | "
+            f"{r.gflop:.0f} ({r.gflop / max(ref.gflop, 1e-9):.2f}x) | {r.top1:.1f} | {r.top5:.1f} |")
+
+
+def format_results(results: dict[str, RunResult], crops: dict[str, RunResult], command: str,
+                   size_name: str, seconds: float) -> str:
+    """The markdown page: one table per comparison, then the testing-crop table."""
+    labels = {r.key: r.label for r in RUN_LIST}
+    head = ("| run | training wall-clock | speedup | clips seen | training GFLOP (ratio) | "
+            "test top-1 % | test top-5 % |\n|---|---|---|---|---|---|---|")
+    lines = [
+        "# Small-scale reproduction: measured results",
+        "",
+        "Written by `tools/reproduce.py`; every number below was measured in one run of it.",
+        "",
+        f"- Command: `{command}`",
+        f"- Size: `{size_name}` ({SIZES[size_name].train} training videos, synthetic Kinetics format)",
+        f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        f"Python {platform.python_version()}; total {seconds / 60:.1f} minutes",
+        "- Speedups are training wall-clock ratios against each table's first row, measured in the "
+        "same process one after the other; compute is fvcore GFLOPs summed over the clips trained.",
+        "",
+    ]
+    for title, keys in TABLES:
+        present = [k for k in keys if k in results]
+        if not present:
+            continue
+        ref = results[present[0]]
+        lines += [f"## {title}", "", head]
+        lines += [_row(labels[k], results[k], ref) for k in present]
+        lines.append("")
+    if crops:
+        lines += ["## Testing views (the multigrid model)", "",
+                  "| test setting | test top-1 % | test top-5 % |", "|---|---|---|"]
+        lines += [f"| {name} | {r.top1:.1f} | {r.top5:.1f} |" for name, r in crops.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
+    """Test an already trained run's checkpoint with other testing options."""
+    from slowfast.engine.tester import test
+
+    cfg = cfg.clone()
+    cfg.merge_from_list(["TRAIN.ENABLE", "False", *extra])
+    out = test(cfg)
+    return RunResult(name, top1=100.0 - out["top1_err"], top5=100.0 - out["top5_err"])
+
+
+def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
+                     only: Sequence[str] = (), extra_opts: Sequence[str] = ()) -> str:
+    """Train every needed run, test, and write the markdown page; returns its path."""
+    size = SIZES[size_name]
+    out_dir, data_dir = os.path.abspath(out_dir), os.path.abspath(data_dir)
+    t0 = time.perf_counter()
+    ensure_dataset(data_dir, size)
+    wanted = set(only) if only else {k for _, keys in TABLES for k in keys}
+    results: dict[str, RunResult] = {}
+    cfgs = {}
+    for run in RUN_LIST:
+        if run.key not in wanted:
+            continue
+        cfg = demo_cfg(run.config, data_dir, os.path.join(out_dir, run.key), size,
+                       [*run.opts, *extra_opts])
+        cfgs[run.key] = cfg
+        results[run.key] = run_one(run.label, cfg)
+    crops: dict[str, RunResult] = {}
+    if "mg" in cfgs:
+        crop = cfgs["mg"].DATA.TEST_CROP_SIZE
+        big = int(round(crop * 256 / 224))  # the paper's 256^2 vs 224^2 testing
+        for name, opts in (
+            (f"1 view x centre crop {crop}^2", ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1")),
+            (f"1 view x 3 crops {crop}^2", ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "3")),
+            (f"3 views x 3 crops {crop}^2", ("TEST.NUM_ENSEMBLE_VIEWS", "3", "TEST.NUM_SPATIAL_CROPS", "3")),
+            (f"1 view x 3 crops {big}^2 (larger than training)",
+             ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "3", "DATA.TEST_CROP_SIZE", str(big))),
+        ):
+            crops[name] = _test_only(cfgs["mg"], name, opts)
+    command = "python tools/reproduce.py " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python tools/reproduce.py"
+    text = format_results(results, crops, command, size_name, time.perf_counter() - t0)
+    os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
+    with open(out_md, "w") as f:
+        f.write(text)
+    print(text, flush=True)
+    print(f"[reproduce] results written to {out_md}", flush=True)
+    return out_md

@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""Small-scale analogues of the paper's tables; writes projects/multigrid/RESULTS.md.
+
+Options: --out FILE.md, --runs-dir DIR, --data DIR, --size default|tiny, --only KEY [KEY ...]
+(run keys: base mg base18 mg18 single base_cos mg_cos long short), then KEY VALUE overrides.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main(argv: list[str]) -> int:
+    from slowfast.engine.demo import SIZES
+    from slowfast.engine.reproduce import RUN_LIST, run_reproduction
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="projects/multigrid/RESULTS.md")
+    parser.add_argument("--runs-dir", default="output/reproduce")
+    parser.add_argument("--data", default="data/synthetic_kinetics")
+    parser.add_argument("--size", default="default", choices=sorted(SIZES))
+    parser.add_argument("--only", nargs="+", default=[], choices=[r.key for r in RUN_LIST])
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
+    args = parser.parse_args(argv)
+    run_reproduction(args.out, args.runs_dir, args.data, args.size, args.only, args.opts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
