@@ -200,9 +200,12 @@ class Trainer:
 
             progress = tqdm(total=iters, desc=f"epoch {self.epoch + 1}/{max_epoch}", leave=False)
         seen: list[int] = []
+        first_batch_s = 0.0
         for it, (inputs, labels, index, meta) in enumerate(loader):
             t_compute = time.perf_counter()
             data_time += t_compute - t_data
+            if it == 0:
+                first_batch_s = t_compute - t_data
             if world > 1:
                 seen.extend(index.tolist())
             skipped.extend(meta.get("skipped", []) if isinstance(meta, dict) else [])
@@ -302,6 +305,7 @@ class Trainer:
             "crop_size": cfg.DATA.TRAIN_CROP_SIZE,
             "bad_samples": len(bad),
             "data_time_s": data_time,
+            "first_batch_s": first_batch_s,
             "mem_mb": memory_mb(),
         }
         if not multi_label:

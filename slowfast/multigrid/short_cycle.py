@@ -48,8 +48,10 @@ def train_crop_and_scales(cfg: CfgNode, shape_id: int | None = None) -> tuple[in
 
     ``shape_id`` < ``len(SHORT_CYCLE_FACTORS)`` selects a short-cycle crop
     ``int(round(factor * S_default))``; ``None`` or the last id selects ``DATA.TRAIN_CROP_SIZE``.
-    The short-side jitter range ``DATA.TRAIN_JITTER_SCALES`` is scaled by ``crop / S_default``, so
-    a smaller crop covers the same part of the frame at a lower resolution (a coarser grid).
+    As in PySlowFast, the lower end of the short-side jitter range ``DATA.TRAIN_JITTER_SCALES``
+    is scaled by ``crop / S_default`` and the upper end is kept: a smaller crop covers the same
+    part of the frame at a lower resolution (a coarser grid) or, from a larger scale, a zoomed-in
+    part of it.
     """
     factors = cfg.MULTIGRID.SHORT_CYCLE_FACTORS
     s_default = default_crop_size(cfg)
@@ -63,8 +65,7 @@ def train_crop_and_scales(cfg: CfgNode, shape_id: int | None = None) -> tuple[in
             f"(MULTIGRID.SHORT_CYCLE_FACTORS has {len(factors)} entries)"
         )
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
-    ratio = crop / s_default
-    return crop, int(round(low * ratio)), int(round(high * ratio))
+    return crop, int(round(low * crop / s_default)), int(high)
 
 
 class ShortCycleBatchSampler(Sampler[list[tuple[int, int]]]):

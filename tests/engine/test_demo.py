@@ -22,7 +22,7 @@ def test_tiny_demo_produces_table_summary_and_figures(tmp_path, capsys):
         assert 0 <= r["top1"] <= 100 and r["top1"] <= r["top5"] <= 100
         assert r["val_curve"], run
     base, mg = on_disk["baseline"], on_disk["multigrid"]
-    assert on_disk["speedup"] == round(base["train_seconds"] / mg["train_seconds"], 2)
+    assert abs(on_disk["speedup"] - base["train_seconds"] / mg["train_seconds"]) < 0.02
     # Multigrid sees more clips for less compute (1.5x the epochs at coarser shapes).
     assert mg["clips_seen"] > base["clips_seen"] and mg["train_gflop"] < base["train_gflop"]
     for png in ("accuracy_vs_wallclock.png", "multigrid_schedule.png"):

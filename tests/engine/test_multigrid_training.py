@@ -5,6 +5,7 @@ plain-BN (PySlowFast) layout.
 
 import os
 
+import pytest
 import torch
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
@@ -25,10 +26,17 @@ MULTIGRID = [
 ]
 
 
-def test_multigrid_run_visits_every_phase(datasets, tmp_path):
+@pytest.fixture(scope="module")
+def mg_run(datasets, tmp_path_factory):
+    """OUTPUT_DIR of one uninterrupted multigrid run through tools/run_net.py."""
+    out = tmp_path_factory.mktemp("mg") / "run"
+    assert run_net(datasets["kinetics_mg"], out, *MULTIGRID, "TEST.ENABLE", "False") == 0
+    return out
+
+
+def test_multigrid_run_visits_every_phase(datasets, mg_run):
     info = datasets["kinetics_mg"]
-    out = tmp_path / "mg"
-    assert run_net(info, out, *MULTIGRID, "TEST.ENABLE", "False") == 0
+    out = mg_run
     cfg = init_cfg(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
                                                                 *MULTIGRID])))
     schedule = build_schedule(cfg)
@@ -40,7 +48,7 @@ def test_multigrid_run_visits_every_phase(datasets, tmp_path):
     for rec in epochs:  # each epoch ran at the shape its phase prescribes
         phase = schedule.phase_at(rec["epoch"] - 1)
         assert (rec["batch_size"], rec["num_frames"]) == (phase.batch_size, phase.num_frames)
-        assert rec["iters"] > 0
+        assert rec["iters"] > 0 and rec["first_batch_s"] < 2.0
     switches = records(out, "multigrid_switch")
     assert switches and all(s["switch_time_s"] < 2.0 for s in switches)
     assert {s["norm_type"] for s in switches} >= {"sub_batchnorm", "batchnorm"}
@@ -106,3 +114,43 @@ def test_in_memory_switch_equals_checkpoint_reload(datasets, tmp_path):
         _step(reloaded, opt_reloaded, x)
         for (name, p), q in zip(model.named_parameters(), reloaded.parameters()):
             torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
+
+
+def test_resume_inside_the_schedule_matches_uninterrupted_run(datasets, mg_run, tmp_path):
+    """Stopped after epoch 4 (inside the long cycle) and resumed: the same phases, and exactly
+    the parameters of the uninterrupted run at the end."""
+    from slowfast.engine.hooks import default_hooks
+    from slowfast.engine.launch import build_multigrid_schedule, seed_everything
+    from slowfast.engine.trainer import HookBase, Trainer
+    from slowfast.utils.logging import setup_logging
+
+    class Stop(Exception):
+        pass
+
+    class StopAfter(HookBase):
+        def after_epoch(self, trainer, stats):
+            if trainer.epoch + 1 == 4:
+                raise Stop
+
+    info = datasets["kinetics_mg"]
+    out = tmp_path / "resumed"
+    base = assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
+                                                       *MULTIGRID, "OUTPUT_DIR", str(out)]))
+    for stop in (True, False):
+        setup_logging(str(out))
+        seed_everything(base.RNG_SEED)
+        cfg, schedule = build_multigrid_schedule(base)
+        hooks = default_hooks(cfg, schedule) + ([StopAfter()] if stop else [])
+        try:
+            Trainer(cfg, hooks=hooks).train()
+        except Stop:
+            pass
+    full, resumed = records(mg_run, "train_epoch"), records(out, "train_epoch")
+    key = lambda r: (r["epoch"], r["batch_size"], r["num_frames"], r["crop_size"], r["iters"])
+    assert [key(r) for r in resumed] == [key(r) for r in full]
+    last = sorted(os.listdir(out / "checkpoints"))[-1]
+    a = torch.load(mg_run / "checkpoints" / last, weights_only=True)["model_state"]
+    b = torch.load(out / "checkpoints" / last, weights_only=True)["model_state"]
+    plain = build_model(base)
+    for name, _ in plain.named_parameters():
+        assert torch.equal(a[name], b[name]), name

@@ -31,12 +31,12 @@ def test_batch_sizes_follow_pyslowfast():
 def test_crop_and_jitter_of_each_shape():
     cfg = cfg_with()
     assert train_crop_and_scales(cfg) == (224, 256, 320)
-    assert train_crop_and_scales(cfg, 0) == (112, 128, 160)
-    assert train_crop_and_scales(cfg, 1) == (158, 181, 226)
+    assert train_crop_and_scales(cfg, 0) == (112, 128, 320)
+    assert train_crop_and_scales(cfg, 1) == (158, 181, 320)
     assert train_crop_and_scales(cfg, 2) == (224, 256, 320)
     phase = cfg_with(158, 224)  # the long cycle changed the crop; factors stay relative to 224
-    assert train_crop_and_scales(phase) == (158, 181, 226)
-    assert train_crop_and_scales(phase, 0) == (112, 128, 160)
+    assert train_crop_and_scales(phase) == (158, 181, 320)
+    assert train_crop_and_scales(phase, 0) == (112, 128, 320)
     with pytest.raises(ValueError, match="shape id -1 is outside"):
         train_crop_and_scales(cfg, -1)
 
