@@ -133,6 +133,10 @@ def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> D
     return loader
 
 
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 def shuffle_dataset(loader: DataLoader, epoch: int) -> None:
     """Start epoch ``epoch``: tell a distributed sampler (possibly inside the short-cycle
     sampler) the epoch and reseed the loader's shuffling and augmentation streams from it.
@@ -147,6 +151,7 @@ def shuffle_dataset(loader: DataLoader, epoch: int) -> None:
     # at any epoch sees exactly the data an uninterrupted run would have seen.
     seed = getattr(loader, "base_seed", None)
     if seed is not None and loader.generator is not None:
-        loader.generator.manual_seed(int(seed) * 1_000_003 + int(epoch))
+        # The process's rank is mixed in so that processes draw different augmentations.
+        loader.generator.manual_seed((int(seed) * 1_000_003 + int(epoch)) * 1_009 + _rank())
         if hasattr(loader.dataset, "reseed"):
             loader.dataset.reseed(int(torch.randint(2**62, (1,), generator=loader.generator)))

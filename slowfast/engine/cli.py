@@ -17,14 +17,11 @@ from slowfast.utils.parser import load_config, parse_args, user_error
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the user can fix this", printed without a traceback."""
-    types: list[type[BaseException]] = [ConfigError, FileNotFoundError]
-    try:
-        from slowfast.datasets.errors import DataError
+    from slowfast.datasets.errors import DataError
+    from slowfast.engine.trainer import TrainingError
+    from slowfast.utils.checkpoint import CheckpointMismatchError
 
-        types.append(DataError)
-    except ImportError:
-        pass
-    return tuple(types)
+    return (ConfigError, FileNotFoundError, DataError, TrainingError, CheckpointMismatchError)
 
 
 def dry_run(cfg: CfgNode) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
-from slowfast.datasets.loader import construct_loader
+from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.evaluator import ClipEvaluator, run_evaluation
 from slowfast.engine.trainer import HookBase, Trainer, unwrap
 from slowfast.utils import distributed as du
@@ -101,6 +101,7 @@ class PreciseBNHook(HookBase):
             from slowfast.utils.precise_bn import update_bn_stats
 
             t0 = time.perf_counter()
+            shuffle_dataset(trainer.precise_bn_loader, trainer.epoch)  # same batches on resume
             update_bn_stats(
                 unwrap(trainer.model), trainer.precise_bn_loader, cfg.BN.NUM_BATCHES_PRECISE,
                 device=trainer.device,
@@ -121,7 +122,7 @@ class CheckpointHook(HookBase):
     def after_epoch(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         if not _is_checkpoint(trainer, self.schedule):
             return
-        path = save_checkpoint(
+        save_checkpoint(
             trainer.cfg.OUTPUT_DIR,
             unwrap(trainer.model),
             trainer.optimizer,
@@ -147,11 +148,13 @@ class EvalHook(HookBase):
         self.loader = None
         self.evaluator = ClipEvaluator(multi_label=bool(cfg.DATA.MULTI_LABEL))
 
+    def before_train(self, trainer: Trainer) -> None:
+        # Built up front so that a problem with the val split shows before hours of training.
+        self.loader = construct_loader(trainer.base_cfg, "val")
+
     def after_epoch(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         if not _is_eval(trainer, self.schedule):
             return
-        if self.loader is None:
-            self.loader = construct_loader(trainer.base_cfg, "val")
         t0 = time.perf_counter()
         metrics = run_evaluation(trainer.model, self.loader, self.evaluator, trainer.device)
         out = {

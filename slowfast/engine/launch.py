@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast.config.defaults import assert_and_infer_cfg
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, setup_logging
 
@@ -43,7 +44,8 @@ def train(cfg: CfgNode) -> None:
         from slowfast.models import build_model
         from slowfast.models.stats import log_model_info
 
-        log_model_info(build_model(_cpu(cfg)), _cpu(cfg))
+        with torch.random.fork_rng():  # logging must not change the training's random stream
+            log_model_info(build_model(_cpu(cfg)), _cpu(cfg))
     Trainer(cfg, hooks=default_hooks(cfg, schedule)).train()
 
 
@@ -53,8 +55,21 @@ def _cpu(cfg: CfgNode) -> CfgNode:
     return cfg
 
 
+def _match_world_size(cfg: CfgNode) -> CfgNode:
+    """Under torchrun the job's size comes from WORLD_SIZE; make NUM_SHARDS agree with it so
+    that everything sized by processes (multigrid BN groups, batch splits) sees the real count."""
+    world = du.get_world_size()
+    per_node = max(cfg.NUM_GPUS, 1)
+    if world > 1 and world != per_node * cfg.NUM_SHARDS and world % per_node == 0:
+        cfg = cfg.clone()
+        cfg.NUM_SHARDS = world // per_node
+        assert_and_infer_cfg(cfg)
+    return cfg
+
+
 def _job(cfg: CfgNode) -> None:
     """What every process runs once the process group (if any) is up."""
+    cfg = _match_world_size(cfg)
     setup_logging(cfg.OUTPUT_DIR, du.is_master_proc())
     backend = du.get_backend()
     logger.info(

@@ -103,8 +103,11 @@ def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
     """Test an already trained run's checkpoint with other testing options."""
     from slowfast.engine.tester import test
 
+    from slowfast.utils.logging import setup_logging
+
     cfg = cfg.clone()
     cfg.merge_from_list(["TRAIN.ENABLE", "False", *extra])
+    setup_logging(os.path.join(cfg.OUTPUT_DIR, "test_views"))  # not into a training run's log
     out = test(cfg)
     return RunResult(name, top1=100.0 - out["top1_err"], top5=100.0 - out["top5_err"])
 

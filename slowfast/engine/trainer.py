@@ -145,12 +145,12 @@ class Trainer:
     def train(self) -> None:
         """Run every epoch from ``start_epoch`` to SOLVER.MAX_EPOCH with the hooks."""
         self.resume_or_load()
-        t0 = time.perf_counter()
         for h in self.hooks:
-            h.before_train(self)
+            self._timed(h, h.before_train)
         if self.train_loader is None:
+            t0 = time.perf_counter()
             self.build_train_loaders()
-        self.train_time_s += time.perf_counter() - t0
+            self.train_time_s += time.perf_counter() - t0
         logger.info("Start epoch: %d", self.start_epoch + 1)
         self.epoch = self.start_epoch
         while self.epoch < self.cfg.SOLVER.MAX_EPOCH:
@@ -216,19 +216,8 @@ class Trainer:
             with torch.autocast(self.device.type, enabled=self.amp_enabled):
                 preds = model(inputs)
                 loss = self.loss_fn(preds, labels)
-            if not math.isfinite(loss.item()):
-                raise TrainingError(
-                    f"non-finite loss ({loss.item()}) at epoch {self.epoch + 1}, "
-                    f"iteration {it + 1}/{iters}; lower SOLVER.BASE_LR or check the data"
-                )
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
-            clip_gradients(unwrap(model), cfg)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-
-            batch = labels.shape[0]
             loss_v = loss.detach()
             if multi_label:
                 errs = [torch.zeros((), device=self.device)] * 2
@@ -237,6 +226,18 @@ class Trainer:
             if world > 1:
                 loss_v, *errs = du.all_reduce_mean([loss_v, *errs])
             loss_f = loss_v.item()
+            # Checked on the loss averaged over processes, so that every rank stops together.
+            if not math.isfinite(loss_f):
+                raise TrainingError(
+                    f"non-finite loss ({loss_f}) at epoch {self.epoch + 1}, "
+                    f"iteration {it + 1}/{iters}; lower SOLVER.BASE_LR or check the data"
+                )
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(unwrap(model), cfg)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+
+            batch = labels.shape[0]
             top1, top5 = (float(e) for e in errs)
             totals["loss"] += loss_f * batch
             totals["top1_err"] += top1 * batch

@@ -250,7 +250,14 @@ def _bn_setting(cfg: CfgNode, batch_size: int) -> BNSetting:
     processes = max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS
     factor = float(batch_size / processes) / cfg.MULTIGRID.BN_BASE_SIZE
     if factor < 1:
-        return BNSetting("sync_batchnorm", num_sync_devices=int(1.0 / factor))
+        # Synchronise over at most the processes there are, in groups that divide them; a
+        # single process has nobody to synchronise with and keeps plain BN.
+        sync = min(int(1.0 / factor), processes)
+        while processes % sync:
+            sync -= 1
+        if sync == 1:
+            return BNSetting("batchnorm")
+        return BNSetting("sync_batchnorm", num_sync_devices=sync)
     if factor > 1:
         return BNSetting("sub_batchnorm", num_splits=int(factor))
     return BNSetting("batchnorm")
