@@ -37,6 +37,12 @@ class DemoSize:
     opts: tuple[str, ...] = ()  # config overrides applied to both runs
 
 
+# Overrides that turn the demo's R50-layout network into the R18 layout (basic blocks).
+R18_LAYOUT = (
+    "RESNET.DEPTH", "18", "RESNET.TRANS_FUNC", "basic_transform",
+    "RESNET.NUM_BLOCK_TEMP_KERNEL", "[[2, 2], [2, 2], [2, 2], [2, 2]]",
+)
+
 SIZES: dict[str, DemoSize] = {
     # The main job: about ten minutes on two CPU cores.
     "default": DemoSize(600, 150, 150, 8, (96, 72), 2.2),
@@ -44,8 +50,7 @@ SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize(
         48, 8, 8, 4, (48, 40), 1.4,
         opts=(
-            "RESNET.DEPTH", "18", "RESNET.TRANS_FUNC", "basic_transform",
-            "RESNET.NUM_BLOCK_TEMP_KERNEL", "[[2, 2], [2, 2], [2, 2], [2, 2]]",
+            *R18_LAYOUT,
             "DATA.TRAIN_JITTER_SCALES", "[40, 44]", "DATA.TRAIN_CROP_SIZE", "32",
             "DATA.TEST_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "2", "MULTIGRID.BN_BASE_SIZE", "2",
             "SOLVER.STEPS", "[0, 2, 3]", "SOLVER.MAX_EPOCH", "4", "SOLVER.WARMUP_EPOCHS", "0.0",

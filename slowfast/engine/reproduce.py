@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 import torch
 
-from slowfast.engine.demo import RUNS, SIZES, RunResult, demo_cfg, ensure_dataset, run_one
+from slowfast.engine.demo import (
+    R18_LAYOUT,
+    RUNS,
+    SIZES,
+    RunResult,
+    demo_cfg,
+    ensure_dataset,
+    run_one,
+)
 
 BASE, MULTIGRID = RUNS[0][1], RUNS[1][1]
 COSINE = ("SOLVER.LR_POLICY", "cosine", "SOLVER.COSINE_END_LR", "0.0")
@@ -26,24 +34,19 @@ COSINE = ("SOLVER.LR_POLICY", "cosine", "SOLVER.COSINE_END_LR", "0.0")
 
 @dataclass(frozen=True)
 class Run:
-    """One training run: a demo config plus overrides; ``test_opts`` change only testing."""
+    """One training run: a demo config plus overrides."""
 
     key: str
     label: str
     config: str
     opts: tuple[str, ...] = ()
-    test_opts: tuple[str, ...] = ()
 
 
 RUN_LIST = (
     Run("base", "baseline (R50 layout)", BASE),
     Run("mg", "multigrid, long + short cycles (R50 layout)", MULTIGRID),
-    Run("base18", "baseline (R18 layout)", BASE, ("RESNET.DEPTH", "18", "RESNET.TRANS_FUNC",
-                                                   "basic_transform", "RESNET.NUM_BLOCK_TEMP_KERNEL",
-                                                   "[[2, 2], [2, 2], [2, 2], [2, 2]]")),
-    Run("mg18", "multigrid (R18 layout)", MULTIGRID, ("RESNET.DEPTH", "18", "RESNET.TRANS_FUNC",
-                                                      "basic_transform", "RESNET.NUM_BLOCK_TEMP_KERNEL",
-                                                      "[[2, 2], [2, 2], [2, 2], [2, 2]]")),
+    Run("base18", "baseline (R18 layout)", BASE, R18_LAYOUT),
+    Run("mg18", "multigrid (R18 layout)", MULTIGRID, R18_LAYOUT),
     Run("single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")),
     Run("base_cos", "baseline, cosine LR", BASE, COSINE),
     Run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE),
