@@ -15,8 +15,9 @@ from fvcore.common.config import CfgNode
 
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.evaluator import ClipEvaluator, run_evaluation
-from slowfast.engine.trainer import HookBase, Trainer, unwrap
+from slowfast.engine.trainer import HookBase, Trainer
 from slowfast.utils import distributed as du
+from slowfast.utils.distributed import unwrap
 from slowfast.utils.checkpoint import is_checkpoint_epoch, is_eval_epoch, save_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
 

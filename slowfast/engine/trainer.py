@@ -20,6 +20,7 @@ from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.losses import get_loss_func
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
+from slowfast.utils.distributed import unwrap
 from slowfast.utils.checkpoint import auto_resume, load_train_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
@@ -64,11 +65,6 @@ def move_to_device(inputs: Any, device: torch.device) -> Any:
     if isinstance(inputs, (list, tuple)):
         return [move_to_device(x, device) for x in inputs]
     return inputs.to(device, non_blocking=True)
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
-    return model.module if hasattr(model, "module") else model
 
 
 class Trainer:

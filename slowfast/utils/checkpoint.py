@@ -35,6 +35,7 @@ from torch import nn
 
 from slowfast.config.errors import ConfigError
 from slowfast.utils import distributed as du
+from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -140,12 +141,6 @@ def is_eval_epoch(cfg: CfgNode, cur_epoch: int, multigrid_schedule: Any = None) 
 # ---------------------------------------------------------------------------------------------
 # State-dict key conventions
 # ---------------------------------------------------------------------------------------------
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        return model.module
-    return model
 
 
 def _strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -383,7 +378,7 @@ def save_checkpoint(
         return None
     extra = dict(extra or {})
     _check_plain(extra, "extra")
-    state = sub_bn_to_bn_state(_strip_prefix(_unwrap(model).state_dict()))
+    state = sub_bn_to_bn_state(_strip_prefix(unwrap(model).state_dict()))
     checkpoint: dict[str, Any] = {
         "epoch": int(epoch),
         "model_state": state,
@@ -436,7 +431,7 @@ def read_checkpoint(path: str) -> dict[str, Any]:
 
 def _target(model: nn.Module, data_parallel: bool | None) -> nn.Module:
     if data_parallel is None:
-        return _unwrap(model)
+        return unwrap(model)
     return model.module if data_parallel else model
 
 

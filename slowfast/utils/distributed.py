@@ -37,6 +37,13 @@ _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 _local_rank: int | None = None
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel / DataParallel wrapper (or the model itself)."""
+    if isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
+        return model.module
+    return model
+
+
 def is_torchrun() -> bool:
     """Whether this process was started by torchrun (or another env:// launcher)."""
     return all(var in os.environ for var in _TORCHRUN_VARS)

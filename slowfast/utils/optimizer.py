@@ -25,6 +25,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from slowfast.config.errors import ConfigError
+from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger
 from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
 
@@ -49,15 +50,9 @@ def is_norm_module(module: nn.Module) -> bool:
     return isinstance(getattr(module, "split_bn", None), nn.modules.batchnorm._NormBase)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        return model.module
-    return model
-
-
 def get_param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
     """The optimizer's param groups (``params``, ``weight_decay``, ``name``), empty ones dropped."""
-    model = _unwrap(model)
+    model = unwrap(model)
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
     groups: dict[str, list[nn.Parameter]] = {"bn": [], "non_bn": [], "zero": []}
     seen: set[int] = set()
