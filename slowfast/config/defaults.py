@@ -59,6 +59,8 @@ _C.TRAIN.CHECKPOINT_INFLATE = False
 _C.TRAIN.CHECKPOINT_EPOCH_RESET = False
 # Prefixes removed from checkpoint parameter names before loading, e.g. ("backbone.",).
 _C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
+# Mixed precision: float16 autocast with a gradient scaler on CUDA (as PySlowFast); bfloat16
+# autocast on the CPU, where PySlowFast's CUDA-only autocast has no effect.
 _C.TRAIN.MIXED_PRECISION = False
 _C.TRAIN.CHECKPOINT_IN_INIT = False
 
@@ -140,6 +142,9 @@ _C.MODEL.ACT_CHECKPOINT = False
 _C.MODEL.DETACH_FINAL_FC = False
 _C.MODEL.FROZEN_BN = False
 _C.MODEL.FP16_ALLREDUCE = False
+# Not in PySlowFast: store conv weights and input clips as channels_last_3d (N, T, H, W, C in
+# memory), which oneDNN (CPU) and cuDNN convolutions run faster; see BENCHMARKS.md.
+_C.MODEL.CHANNELS_LAST = False
 
 # ---------------------------------------------------------------------------------------------
 # SlowFast

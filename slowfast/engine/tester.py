@@ -18,6 +18,7 @@ from slowfast.utils import distributed as du
 from slowfast.utils.checkpoint import load_test_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.meters import TestMeter
+from slowfast.utils.precision import model_memory_format
 
 logger = get_logger(__name__)
 
@@ -26,7 +27,7 @@ logger = get_logger(__name__)
 def test(cfg: CfgNode) -> dict[str, Any]:
     """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
     device = du.get_device(cfg)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg).to(device, memory_format=model_memory_format(cfg))
     path = load_test_checkpoint(cfg, model)
     if path:
         logger.info("testing weights from %s", path)

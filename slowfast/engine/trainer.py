@@ -20,6 +20,7 @@ from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.losses import get_loss_func
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
+from slowfast.utils import precision
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.checkpoint import auto_resume, load_train_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
@@ -75,12 +76,16 @@ class Trainer:
         self.base_cfg = cfg.clone()
         self.cfg = cfg.clone()
         self.device = du.get_device(cfg)
+        # Mixed precision: float16 + gradient scaler on CUDA, bfloat16 on the CPU (see
+        # slowfast.utils.precision); MODEL.CHANNELS_LAST lays out weights and clips NTHWC.
+        self.amp_dtype = precision.train_autocast_dtype(cfg, self.device)
+        self.memory_format = precision.model_memory_format(cfg)
         self.model = build_model(self.cfg)
-        self.model.to(self.device)
+        self.model.to(self.device, memory_format=self.memory_format)
         self.optimizer = construct_optimizer(self.model, self.cfg)
-        use_amp = bool(cfg.TRAIN.MIXED_PRECISION) and self.device.type == "cuda"
-        self.amp_enabled = use_amp
-        self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        # amp_enabled: a gradient scaler is in use (and saved in checkpoints).
+        self.amp_enabled = precision.needs_grad_scaler(self.amp_dtype)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_enabled)
         self.loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
         self.hooks: list[HookBase] = list(hooks or [])
         self.start_epoch = 0
@@ -205,13 +210,14 @@ class Trainer:
             if world > 1:
                 seen.extend(index.tolist())
             skipped.extend(meta.get("skipped", []) if isinstance(meta, dict) else [])
-            inputs = move_to_device(inputs, self.device)
+            inputs = precision.to_memory_format(move_to_device(inputs, self.device), self.memory_format)
             labels = labels.to(self.device, non_blocking=True)
             lr = get_lr_at_epoch(cfg, self.epoch + it / iters)
             set_lr(self.optimizer, lr)
-            with torch.autocast(self.device.type, enabled=self.amp_enabled):
+            with precision.autocast(self.device, self.amp_dtype):
                 preds = model(inputs)
-                loss = self.loss_fn(preds, labels)
+            preds = preds.float()
+            loss = self.loss_fn(preds, labels)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             loss_v = loss.detach()

@@ -35,6 +35,7 @@ from slowfast.config import build_cfg
 from slowfast.config.defaults import assert_and_infer_cfg
 from slowfast.models.build import build_model
 from slowfast.models.stats import dummy_inputs, gflops
+from slowfast.utils import precision
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,9 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("train", "eval"), default="train")
     p.add_argument("--steps", type=int, default=5, help="timed steps (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
+    p.add_argument("--channels-last", action="store_true",
+                   help="channels_last_3d memory format (as MODEL.CHANNELS_LAST True)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast (TRAIN.MIXED_PRECISION True gives it on CPUs, float16 on CUDA)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     p.add_argument("--peak-gflops", type=float, help="the device's FP32 peak in GFLOP/s")
@@ -171,16 +174,17 @@ def _run(args: argparse.Namespace) -> None:
 
     model = build_model(cfg).to(device)
     gflops_clip = gflops(model, cfg, "train")
-    inputs = dummy_inputs(cfg, batch=args.batch, device=device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
-        inputs = [x.contiguous(memory_format=torch.channels_last_3d) for x in inputs]
+    # The same helpers as the trainer's MODEL.CHANNELS_LAST and TRAIN.MIXED_PRECISION.
+    args.channels_last = args.channels_last or bool(cfg.MODEL.CHANNELS_LAST)
+    fmt = precision.memory_format(args.channels_last)
+    inputs = precision.to_memory_format(dummy_inputs(cfg, batch=args.batch, device=device), fmt)
+    model = model.to(memory_format=fmt)
     runner: nn.Module = torch.compile(model) if args.compile else model
+    dtype = torch.bfloat16 if args.bf16 else precision.train_autocast_dtype(cfg, device)
+    args.bf16, args.fp16 = dtype == torch.bfloat16, dtype == torch.float16
 
     def autocast() -> contextlib.AbstractContextManager:
-        if not args.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device, dtype=torch.bfloat16)
+        return precision.autocast(device, dtype)
 
     step = make_step(runner, inputs, args.mode, cfg.MODEL.NUM_CLASSES, autocast)
     times = time_steps(step, args.steps, args.warmup, cuda=device == "cuda")
@@ -192,7 +196,7 @@ def _run(args: argparse.Namespace) -> None:
     peak = args.peak_gflops or (cpu_peak_gflops(threads) if device == "cpu" else None)
 
     shapes = " + ".join("x".join(str(d) for d in x.shape) for x in inputs)
-    options = [n for n in ("channels_last", "compile", "bf16") if getattr(args, n)]
+    options = [n for n in ("channels_last", "compile", "bf16", "fp16") if getattr(args, n)]
     print(f"model     {cfg.MODEL.MODEL_NAME}/{cfg.MODEL.ARCH} R{cfg.RESNET.DEPTH} "
           f"({os.path.basename(args.cfg)}), {args.mode}, input {shapes}")  # fmt: skip
     print(f"device    {device}, {threads} threads, options: {', '.join(options) or 'none'}")

@@ -14,6 +14,7 @@ import torch.nn as nn
 from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.models.norm import NormFactory
 from slowfast.models.weight_init import mark_final_norm
+from slowfast.utils.precision import Conv3d
 
 
 class BottleneckTransform(nn.Module):
@@ -35,7 +36,7 @@ class BottleneckTransform(nn.Module):
     ) -> None:
         super().__init__()
         str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
-        self.a = nn.Conv3d(
+        self.a = Conv3d(
             dim_in,
             dim_inner,
             kernel_size=[temp_kernel_size, 1, 1],
@@ -45,7 +46,7 @@ class BottleneckTransform(nn.Module):
         )
         self.a_bn = norm(dim_inner)
         self.a_relu = nn.ReLU(inplace_relu)
-        self.b = nn.Conv3d(
+        self.b = Conv3d(
             dim_inner,
             dim_inner,
             kernel_size=[1, 3, 3],
@@ -57,7 +58,7 @@ class BottleneckTransform(nn.Module):
         )
         self.b_bn = norm(dim_inner)
         self.b_relu = nn.ReLU(inplace_relu)
-        self.c = nn.Conv3d(dim_inner, dim_out, kernel_size=1, bias=False)
+        self.c = Conv3d(dim_inner, dim_out, kernel_size=1, bias=False)
         self.c_bn = mark_final_norm(norm(dim_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,7 +85,7 @@ class BasicTransform(nn.Module):
         norm: NormFactory,
     ) -> None:
         super().__init__()
-        self.a = nn.Conv3d(
+        self.a = Conv3d(
             dim_in,
             dim_out,
             kernel_size=[temp_kernel_size, 3, 3],
@@ -94,7 +95,7 @@ class BasicTransform(nn.Module):
         )
         self.a_bn = norm(dim_out)
         self.a_relu = nn.ReLU(inplace_relu)
-        self.b = nn.Conv3d(
+        self.b = Conv3d(
             dim_out,
             dim_out,
             kernel_size=[1, 3, 3],
@@ -144,7 +145,7 @@ class ResBlock(nn.Module):
     ) -> None:
         super().__init__()
         if dim_in != dim_out or stride != 1:
-            self.branch1 = nn.Conv3d(
+            self.branch1 = Conv3d(
                 dim_in, dim_out, kernel_size=1, stride=[1, stride, stride], bias=False
             )
             self.branch1_bn = norm(dim_out)

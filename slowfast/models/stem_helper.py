@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from slowfast.models.norm import NormFactory
+from slowfast.utils.precision import Conv3d
 
 
 class ResNetBasicStem(nn.Module):
@@ -25,7 +26,7 @@ class ResNetBasicStem(nn.Module):
         inplace_relu: bool = True,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(
+        self.conv = Conv3d(
             dim_in, dim_out, list(kernel), stride=list(stride), padding=list(padding), bias=False
         )
         self.bn = norm(dim_out)

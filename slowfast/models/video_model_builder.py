@@ -22,6 +22,7 @@ from slowfast.models.norm import NormFactory, get_norm
 from slowfast.models.resnet_helper import ResStage
 from slowfast.models.stem_helper import VideoModelStem
 from slowfast.models.weight_init import init_weights
+from slowfast.utils.precision import Conv3d
 
 # Blocks per stage (res2..res5) for each RESNET.DEPTH.
 STAGE_DEPTH: dict[int, tuple[int, int, int, int]] = {
@@ -126,7 +127,7 @@ class FuseFastToSlow(nn.Module):
         inplace_relu: bool = True,
     ) -> None:
         super().__init__()
-        self.conv_f2s = nn.Conv3d(
+        self.conv_f2s = Conv3d(
             dim_in,
             dim_in * fusion_conv_channel_ratio,
             kernel_size=[fusion_kernel, 1, 1],

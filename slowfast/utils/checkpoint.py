@@ -379,6 +379,9 @@ def save_checkpoint(
     extra = dict(extra or {})
     _check_plain(extra, "extra")
     state = sub_bn_to_bn_state(_strip_prefix(unwrap(model).state_dict()))
+    # Weights are stored in the default layout whatever MODEL.CHANNELS_LAST says, so that files
+    # are the same for every layout (and for PySlowFast).
+    state = {k: v.contiguous() for k, v in state.items()}
     checkpoint: dict[str, Any] = {
         "epoch": int(epoch),
         "model_state": state,

@@ -85,3 +85,46 @@ def test_corrupt_and_empty_videos_are_skipped_and_named(datasets, tmp_path):
     log = (out / "stdout.log").read_text()
     assert "corrupt.mp4" in log and "empty.mp4" in log
     assert "2 bad training sample(s) skipped" in log
+
+
+def test_cpu_mixed_precision_and_channels_last_training(monkeypatch, datasets, tmp_path):
+    """TRAIN.MIXED_PRECISION runs every training forward under bfloat16 autocast on the CPU (no
+    gradient scaler, float32 weights); MODEL.CHANNELS_LAST lays out weights and clips as
+    channels_last_3d while checkpoints keep the default layout; the run trains and tests."""
+    import slowfast.models.video_model_builder as vmb
+
+    seen = []
+    original = vmb.SlowFast.forward
+
+    def spy(self, x):
+        cl = torch.channels_last_3d
+        seen.append({
+            "training": self.training,
+            "autocast": torch.is_autocast_enabled("cpu"),
+            "dtype": torch.get_autocast_dtype("cpu"),
+            "weights_cl": self.s1.pathway0_stem.conv.weight.is_contiguous(memory_format=cl),
+            "inputs_cl": all(t.is_contiguous(memory_format=cl) for t in x),
+        })
+        return original(self, x)
+
+    monkeypatch.setattr(vmb.SlowFast, "forward", spy)
+    out = tmp_path / "amp"
+    assert run_net(datasets["kinetics"], out, "SOLVER.MAX_EPOCH", "2",
+                   "TRAIN.MIXED_PRECISION", "True", "MODEL.CHANNELS_LAST", "True",
+                   "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "1") == 0
+    train = [s for s in seen if s["training"]]
+    assert len(train) == 2 * 3  # 24 videos, batch 8, 2 epochs
+    assert all(s["autocast"] and s["dtype"] == torch.bfloat16 for s in train)
+    assert all(s["weights_cl"] and s["inputs_cl"] for s in train)
+    assert all(s["weights_cl"] for s in seen)  # the tester's model too
+    epochs = records(out, "train_epoch")
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert all(0 < r["loss"] < 10 for r in epochs)
+    state = torch.load(out / "checkpoints" / "checkpoint_epoch_00002.pyth", map_location="cpu",
+                       weights_only=True)
+    assert "scaler_state" not in state  # bfloat16 needs no loss scaling
+    weights = state["model_state"]
+    assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
+    assert all(w.is_contiguous() for w in weights.values())
+    (test,) = records(out, "test_final")
+    assert test["num_videos"] == 8 and 0 <= test["top1_err"] <= 100

@@ -1,0 +1,89 @@
+"""Numeric precision and memory layout of a training step, chosen in one place for the trainer and
+the benchmarks.
+
+``TRAIN.MIXED_PRECISION`` (PySlowFast's key) means float16 autocast with a gradient scaler on CUDA,
+as in PySlowFast, and bfloat16 autocast on the CPU, where PySlowFast's CUDA-only autocast does
+nothing. bfloat16 has float32's exponent range, so it needs no gradient scaler.
+``MODEL.CHANNELS_LAST`` stores conv weights and 5-D inputs as ``channels_last_3d`` (N, T, H, W, C
+in memory), the layout oneDNN and cuDNN convolutions prefer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+import torch.nn as nn
+from fvcore.common.config import CfgNode
+
+
+def autocast_dtype(mixed_precision: bool, device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype for ``device``: float16 on CUDA, bfloat16 on the CPU, None when off."""
+    if not mixed_precision:
+        return None
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.float16
+    if kind == "cpu":
+        return torch.bfloat16
+    return None
+
+
+def train_autocast_dtype(cfg: CfgNode, device: torch.device | str) -> torch.dtype | None:
+    """:func:`autocast_dtype` for ``TRAIN.MIXED_PRECISION``."""
+    return autocast_dtype(bool(cfg.TRAIN.MIXED_PRECISION), device)
+
+
+def autocast(device: torch.device | str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """An autocast context for ``dtype`` on ``device``, or a no-op one when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def needs_grad_scaler(dtype: torch.dtype | None) -> bool:
+    """Whether gradients need loss scaling: only float16 underflows."""
+    return dtype == torch.float16
+
+
+def memory_format(channels_last: bool) -> torch.memory_format:
+    """``torch.channels_last_3d`` when asked for, else the default contiguous layout."""
+    return torch.channels_last_3d if channels_last else torch.contiguous_format
+
+
+def model_memory_format(cfg: CfgNode) -> torch.memory_format:
+    """:func:`memory_format` for ``MODEL.CHANNELS_LAST``."""
+    return memory_format(bool(cfg.MODEL.CHANNELS_LAST))
+
+
+def to_memory_format(inputs: Any, fmt: torch.memory_format) -> Any:
+    """Lay out every 5-D tensor of ``inputs`` (a tensor or nested lists of them) in ``fmt``."""
+    if fmt == torch.contiguous_format:
+        return inputs
+    if isinstance(inputs, (list, tuple)):
+        return [to_memory_format(x, fmt) for x in inputs]
+    if isinstance(inputs, torch.Tensor) and inputs.dim() == 5:
+        return inputs.contiguous(memory_format=fmt)
+    return inputs
+
+
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` that leaves CPU autocast for float32 when its temporal kernel is longer than
+    the clip it is given.
+
+    With PyTorch 2.13's oneDNN, the bfloat16 weight gradient of such a convolution comes out
+    inf/NaN or far off (e.g. kernel 3 over 2 frames, kernel 5 over 2-4 frames), which multigrid's
+    few-frame shapes hit in the Fast pathway's stem and fusion convolutions. Everything else about
+    it (parameters, names, initialisation) is ``nn.Conv3d``'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            x.device.type == "cpu"
+            and x.shape[2] < self.kernel_size[0]
+            and torch.is_autocast_enabled("cpu")
+        ):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
