@@ -2,7 +2,9 @@
 """Small-scale analogues of the paper's tables; writes projects/multigrid/RESULTS.md.
 
 Options: --out FILE.md, --runs-dir DIR, --data DIR, --size default|tiny, --only KEY [KEY ...]
-(run keys: base mg base18 mg18 single base_cos mg_cos long short), then KEY VALUE overrides.
+(run keys: base mg base18 mg18 single base_cos mg_cos long short), --reuse (read runs that
+already finished under --runs-dir from their logs instead of training them again), then KEY
+VALUE overrides.
 """
 
 import argparse
@@ -22,9 +24,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", default="data/synthetic_kinetics")
     parser.add_argument("--size", default="default", choices=sorted(SIZES))
     parser.add_argument("--only", nargs="+", default=[], choices=[r.key for r in RUN_LIST])
+    parser.add_argument("--reuse", action="store_true",
+                        help="read finished runs under --runs-dir from their logs, do not retrain")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
-    run_reproduction(args.out, args.runs_dir, args.data, args.size, args.only, args.opts)
+    run_reproduction(args.out, args.runs_dir, args.data, args.size, args.only, args.opts,
+                     reuse=args.reuse)
     return 0
 
 

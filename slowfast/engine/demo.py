@@ -156,9 +156,22 @@ def run_one(name: str, cfg: CfgNode) -> RunResult:
     print(f"[demo] testing the {name} run ({cfg.TEST.NUM_ENSEMBLE_VIEWS} x "
           f"{cfg.TEST.NUM_SPATIAL_CROPS} views per video)", flush=True)
     test(cfg)
+    result = read_result(name, cfg)
+    assert result is not None, f"{cfg.OUTPUT_DIR}/stdout.log lacks train_done or test_final"
+    return result
+
+
+def read_result(name: str, cfg: CfgNode) -> RunResult | None:
+    """The measurements of a finished run, from the log in its OUTPUT_DIR; None when the run
+    has not finished training and testing."""
+    if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "stdout.log")):
+        return None
     recs = _records(cfg.OUTPUT_DIR)
-    last = [r for r in recs if r.get("_type") == "train_done"][-1]
-    final = [r for r in recs if r.get("_type") == "test_final"][-1]
+    done = [r for r in recs if r.get("_type") == "train_done"]
+    tests = [r for r in recs if r.get("_type") == "test_final"]
+    if not done or not tests:
+        return None
+    last, final = done[-1], tests[-1]
     result = RunResult(name, train_seconds=last["train_time_s"], clips_seen=last["clips_seen"])
     result.top1 = 100.0 - final["top1_err"]
     result.top5 = 100.0 - final["top5_err"]

@@ -25,6 +25,7 @@ from slowfast.engine.demo import (
     RunResult,
     demo_cfg,
     ensure_dataset,
+    read_result,
     run_one,
 )
 
@@ -40,19 +41,21 @@ class Run:
     label: str
     config: str
     opts: tuple[str, ...] = ()
+    ref: str = "base"  # the baseline run its speedup and compute ratio are measured against
 
 
 RUN_LIST = (
     Run("base", "baseline (R50 layout)", BASE),
     Run("mg", "multigrid, long + short cycles (R50 layout)", MULTIGRID),
-    Run("base18", "baseline (R18 layout)", BASE, R18_LAYOUT),
-    Run("mg18", "multigrid (R18 layout)", MULTIGRID, R18_LAYOUT),
+    Run("base18", "baseline (R18 layout)", BASE, R18_LAYOUT, ref="base18"),
+    Run("mg18", "multigrid (R18 layout)", MULTIGRID, R18_LAYOUT, ref="base18"),
     Run("single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")),
-    Run("base_cos", "baseline, cosine LR", BASE, COSINE),
-    Run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE),
+    Run("base_cos", "baseline, cosine LR", BASE, COSINE, ref="base_cos"),
+    Run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE, ref="base_cos"),
     Run("long", "multigrid, long cycle only", MULTIGRID, ("MULTIGRID.SHORT_CYCLE", "False")),
     Run("short", "multigrid, short cycle only", MULTIGRID, ("MULTIGRID.LONG_CYCLE", "False")),
 )
+RUNS_BY_KEY = {r.key: r for r in RUN_LIST}
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Baseline vs multigrid at two depths (paper Table 1 / R50 vs R101)", ("base", "mg", "base18", "mg18")),
     ("Single vs multiple long cycles (paper supplement)", ("base", "mg", "single")),
@@ -61,18 +64,18 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _row(label: str, r: RunResult, ref: RunResult) -> str:
+def _row(run: Run, r: RunResult, ref: RunResult) -> str:
     speed = ref.train_seconds / max(r.train_seconds, 1e-9)
-    return (f"| {label} | {r.train_seconds:.0f} s | {speed:.2f}x | {r.clips_seen} | "
+    return (f"| {run.label} | {r.train_seconds:.0f} s | {speed:.2f}x | "
+            f"{RUNS_BY_KEY[run.ref].label} | {r.clips_seen} | "
             f"{r.gflop:.0f} ({r.gflop / max(ref.gflop, 1e-9):.2f}x) | {r.top1:.1f} | {r.top5:.1f} |")
 
 
 def format_results(results: dict[str, RunResult], crops: dict[str, RunResult], command: str,
-                   size_name: str, seconds: float) -> str:
+                   size_name: str, seconds: float, reused: Sequence[str] = ()) -> str:
     """The markdown page: one table per comparison, then the testing-crop table."""
-    labels = {r.key: r.label for r in RUN_LIST}
-    head = ("| run | training wall-clock | speedup | clips seen | training GFLOP (ratio) | "
-            "test top-1 % | test top-5 % |\n|---|---|---|---|---|---|---|")
+    head = ("| run | training wall-clock | speedup | against | clips seen | training GFLOP (ratio) | "
+            "test top-1 % | test top-5 % |\n|---|---|---|---|---|---|---|---|")
     lines = [
         "# Small-scale reproduction: measured results",
         "",
@@ -81,18 +84,20 @@ def format_results(results: dict[str, RunResult], crops: dict[str, RunResult], c
         f"- Command: `{command}`",
         f"- Size: `{size_name}` ({SIZES[size_name].train} training videos, synthetic Kinetics format)",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"Python {platform.python_version()}; total {seconds / 60:.1f} minutes",
-        "- Speedups are training wall-clock ratios against each table's first row, measured in the "
-        "same process one after the other; compute is fvcore GFLOPs summed over the clips trained.",
+        f"Python {platform.python_version()}; total {seconds / 60:.1f} minutes"
+        + (f" ({len(reused)} of {len(results)} runs read from the logs of an earlier run: "
+           f"{', '.join(reused)})" if reused else ""),
+        "- Speedups and compute ratios are against the baseline named in each row (the same network "
+        "and LR policy), measured in the same process one after the other; compute is fvcore "
+        "GFLOPs summed over the clips trained.",
         "",
     ]
     for title, keys in TABLES:
-        present = [k for k in keys if k in results]
+        present = [k for k in keys if k in results and RUNS_BY_KEY[k].ref in results]
         if not present:
             continue
-        ref = results[present[0]]
         lines += [f"## {title}", "", head]
-        lines += [_row(labels[k], results[k], ref) for k in present]
+        lines += [_row(RUNS_BY_KEY[k], results[k], results[RUNS_BY_KEY[k].ref]) for k in present]
         lines.append("")
     if crops:
         lines += ["## Testing views (the multigrid model)", "",
@@ -100,6 +105,19 @@ def format_results(results: dict[str, RunResult], crops: dict[str, RunResult], c
         lines += [f"| {name} | {r.top1:.1f} | {r.top5:.1f} |" for name, r in crops.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+NOTES_MARKER = "<!-- notes below are kept when tools/reproduce.py rewrites this file -->"
+
+
+def kept_notes(path: str) -> str:
+    """The hand-written part of an existing results file: from :data:`NOTES_MARKER` on."""
+    if not os.path.isfile(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        old = f.read()
+    at = old.find(NOTES_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
 
 
 def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
@@ -116,14 +134,22 @@ def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
 
 
 def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
-                     only: Sequence[str] = (), extra_opts: Sequence[str] = ()) -> str:
-    """Train every needed run, test, and write the markdown page; returns its path."""
+                     only: Sequence[str] = (), extra_opts: Sequence[str] = (),
+                     reuse: bool = False) -> str:
+    """Train every needed run, test, and write the markdown page; returns its path.
+
+    With ``reuse``, a run whose folder under ``out_dir`` already holds a finished training and
+    test (an interrupted reproduction, or one rerun to add runs) is read from its log instead of
+    being trained again. A run's reference baseline is always included.
+    """
     size = SIZES[size_name]
     out_dir, data_dir = os.path.abspath(out_dir), os.path.abspath(data_dir)
     t0 = time.perf_counter()
     ensure_dataset(data_dir, size)
     wanted = set(only) if only else {k for _, keys in TABLES for k in keys}
+    wanted |= {RUNS_BY_KEY[k].ref for k in wanted}
     results: dict[str, RunResult] = {}
+    reused: list[str] = []
     cfgs = {}
     for run in RUN_LIST:
         if run.key not in wanted:
@@ -131,7 +157,12 @@ def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
         cfg = demo_cfg(run.config, data_dir, os.path.join(out_dir, run.key), size,
                        [*run.opts, *extra_opts])
         cfgs[run.key] = cfg
-        results[run.key] = run_one(run.label, cfg)
+        done = read_result(run.label, cfg) if reuse else None
+        if done is not None:
+            print(f"[reproduce] {run.key}: finished run found in {cfg.OUTPUT_DIR}, not retrained",
+                  flush=True)
+            reused.append(run.key)
+        results[run.key] = done or run_one(run.label, cfg)
     crops: dict[str, RunResult] = {}
     if "mg" in cfgs:
         crop = cfgs["mg"].DATA.TEST_CROP_SIZE
@@ -145,7 +176,8 @@ def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
         ):
             crops[name] = _test_only(cfgs["mg"], name, opts)
     command = "python tools/reproduce.py " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python tools/reproduce.py"
-    text = format_results(results, crops, command, size_name, time.perf_counter() - t0)
+    text = format_results(results, crops, command, size_name, time.perf_counter() - t0, reused)
+    text += kept_notes(out_md)
     os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
     with open(out_md, "w") as f:
         f.write(text)

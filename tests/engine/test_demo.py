@@ -34,14 +34,42 @@ def test_tiny_demo_produces_table_summary_and_figures(tmp_path, capsys):
 
 
 def test_reproduce_writes_markdown_tables(tmp_path):
-    from slowfast.engine.reproduce import run_reproduction
+    from slowfast.engine.reproduce import NOTES_MARKER, run_reproduction
 
     md = tmp_path / "RESULTS.md"
+    notes = f"{NOTES_MARKER}\n\n## Notes\n\nHand-written analysis.\n"
+    md.write_text("# old measured tables, replaced\n\n" + notes)
     run_reproduction(str(md), str(tmp_path / "runs"), str(tmp_path / "data"), "tiny",
                      only=("base", "mg"))
     text = md.read_text()
+    assert "old measured tables" not in text and text.endswith(notes)
     assert "## Baseline vs multigrid at two depths" in text
     assert "| baseline (R50 layout) |" in text and "| multigrid, long + short cycles" in text
     assert "1.00x" in text  # the reference row
     assert "## Testing views" in text and "3 views x 3 crops" in text
     assert "Command: `" in text and "CPU cores" in text
+    row = next(line for line in text.splitlines() if line.startswith("| multigrid, long + short"))
+    assert row.split("|")[4].strip() == "baseline (R50 layout)"  # the "against" column
+
+
+def test_reproduce_reuse_reads_finished_runs(tmp_path, capsys):
+    """--reuse takes finished runs from their logs (same numbers, nothing retrained) and trains
+    only what is missing; a run's baseline is added to --only."""
+    from slowfast.engine.reproduce import run_reproduction
+
+    runs, data = tmp_path / "runs", tmp_path / "data"
+    first = tmp_path / "first.md"
+    run_reproduction(str(first), str(runs), str(data), "tiny", only=("mg",))
+    assert (runs / "base" / "stdout.log").is_file()  # the reference baseline came along
+    log = (runs / "mg" / "stdout.log").read_text()
+    capsys.readouterr()
+    again = tmp_path / "again.md"
+    run_reproduction(str(again), str(runs), str(data), "tiny", only=("mg", "long"), reuse=True)
+    printed = capsys.readouterr().out
+    assert "mg: finished run found" in printed and "base: finished run found" in printed
+    assert "long: finished run found" not in printed
+    assert (runs / "mg" / "stdout.log").read_text().startswith(log)  # not trained again
+    table = lambda p: [l for l in p.read_text().splitlines() if l.startswith("| multigrid, long +")]
+    assert table(first) == table(again)
+    assert any(l.startswith("| multigrid, long cycle only") for l in again.read_text().splitlines())
+    assert "2 of 3 runs read from the logs of an earlier run: base, mg" in again.read_text()
