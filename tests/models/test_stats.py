@@ -32,8 +32,9 @@ def _expected_gflops(model, inputs):
         total += o.numel() * m.in_features
 
     hooks = []
+    kinds = ((nn.Conv3d, conv), (nn.BatchNorm3d, norm), (nn.Linear, linear))
     for m in model.modules():
-        fn = {nn.Conv3d: conv, nn.BatchNorm3d: norm, nn.Linear: linear}.get(type(m))
+        fn = next((f for kind, f in kinds if isinstance(m, kind)), None)
         if fn is not None:
             hooks.append(m.register_forward_hook(fn))
     model.eval()
