@@ -157,7 +157,8 @@ def run_one(name: str, cfg: CfgNode) -> RunResult:
           f"{cfg.TEST.NUM_SPATIAL_CROPS} views per video)", flush=True)
     test(cfg)
     result = read_result(name, cfg)
-    assert result is not None, f"{cfg.OUTPUT_DIR}/stdout.log lacks train_done or test_final"
+    if result is None:
+        raise RuntimeError(f"{cfg.OUTPUT_DIR}/stdout.log lacks a train_done or test_final record")
     return result
 
 
