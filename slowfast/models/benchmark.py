@@ -175,13 +175,12 @@ def _run(args: argparse.Namespace) -> None:
     model = build_model(cfg).to(device)
     gflops_clip = gflops(model, cfg, "train")
     # The same helpers as the trainer's MODEL.CHANNELS_LAST and TRAIN.MIXED_PRECISION.
-    args.channels_last = args.channels_last or bool(cfg.MODEL.CHANNELS_LAST)
-    fmt = precision.memory_format(args.channels_last)
+    channels_last = args.channels_last or bool(cfg.MODEL.CHANNELS_LAST)
+    fmt = precision.memory_format(channels_last)
     inputs = precision.to_memory_format(dummy_inputs(cfg, batch=args.batch, device=device), fmt)
     model = model.to(memory_format=fmt)
     runner: nn.Module = torch.compile(model) if args.compile else model
     dtype = torch.bfloat16 if args.bf16 else precision.train_autocast_dtype(cfg, device)
-    args.bf16, args.fp16 = dtype == torch.bfloat16, dtype == torch.float16
 
     def autocast() -> contextlib.AbstractContextManager:
         return precision.autocast(device, dtype)
@@ -196,7 +195,9 @@ def _run(args: argparse.Namespace) -> None:
     peak = args.peak_gflops or (cpu_peak_gflops(threads) if device == "cpu" else None)
 
     shapes = " + ".join("x".join(str(d) for d in x.shape) for x in inputs)
-    options = [n for n in ("channels_last", "compile", "bf16", "fp16") if getattr(args, n)]
+    flags = {"channels_last": channels_last, "compile": args.compile,
+             "bf16": dtype == torch.bfloat16, "fp16": dtype == torch.float16}
+    options = [name for name, on in flags.items() if on]
     print(f"model     {cfg.MODEL.MODEL_NAME}/{cfg.MODEL.ARCH} R{cfg.RESNET.DEPTH} "
           f"({os.path.basename(args.cfg)}), {args.mode}, input {shapes}")  # fmt: skip
     print(f"device    {device}, {threads} threads, options: {', '.join(options) or 'none'}")
