@@ -272,6 +272,22 @@ _C.MULTIGRID.BN_BASE_SIZE = 8
 _C.MULTIGRID.EVAL_FREQ = 3
 # One long cycle over the whole of training, with no fine-tuning phase (paper supplement).
 _C.MULTIGRID.SINGLE_LONG_CYCLE = False
+# Where phase boundaries, LR steps, warm-up and evaluations fall: "iterations" keeps every
+# phase's exact share of training whatever the dataset size (no phase is ever empty; warm-up
+# covers the share of iterations SOLVER.WARMUP_EPOCHS is of the baseline); "epochs" rounds them
+# to whole epochs as PySlowFast does. See docs/MULTIGRID.md.
+_C.MULTIGRID.PHASE_UNIT = "iterations"
+# How long the LR warm-up lasts with iteration phases: "iterations" covers the share of all
+# iterations that SOLVER.WARMUP_EPOCHS is of the baseline's epochs (the baseline's share);
+# "epochs" lasts SOLVER.WARMUP_EPOCHS epochs of the schedule, as in PySlowFast (far fewer
+# iterations, since the first phases have the largest batches).
+_C.MULTIGRID.WARMUP_UNIT = "iterations"
+# Whether the final fine-tuning phase (at the full shape) keeps the short cycle, as PySlowFast's
+# does. False: every fine-tuning iteration is at the full shape (same iteration count).
+_C.MULTIGRID.FINE_TUNE_SHORT_CYCLE = False
+# Short-cycle crops relative to the default crop ("pyslowfast") or to the long-cycle stage's own
+# crop ("paper": batch factors 4x, 2x, 1x inside every stage; PySlowFast issue #429).
+_C.MULTIGRID.SHORT_CYCLE_RULE = "pyslowfast"
 # Set by the schedule; not for users.
 _C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
 _C.MULTIGRID.DEFAULT_B = 0

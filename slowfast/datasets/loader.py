@@ -7,7 +7,8 @@
   group is up, else ``max(1, NUM_GPUS) * NUM_SHARDS``;
 * a ``DistributedSampler`` (seeded with ``RNG_SEED``) when the world size is above one, else a
   random (train) or sequential sampler; training drops the last incomplete batch;
-* the short-cycle batch sampler for training with ``MULTIGRID.SHORT_CYCLE`` (not for precise BN);
+* clips of the configured shape: multigrid's changing shapes (long and short cycles) come from
+  :mod:`slowfast.multigrid.sampler`, which wraps the same dataset with :func:`build_loader`;
 * reproducible augmentation: a ``torch.Generator`` seeded from ``RNG_SEED`` drives the shuffling
   and the per-epoch worker seeds, and each worker reseeds its copy of the dataset's random stream,
   so workers and epochs differ while a given ``RNG_SEED`` repeats exactly;
@@ -37,7 +38,6 @@ from torch.utils.data._utils.collate import default_collate
 
 from slowfast.config.errors import ConfigError
 from slowfast.datasets.build import build_dataset
-from slowfast.multigrid.short_cycle import ShortCycleBatchSampler
 
 SPLITS = ("train", "val", "test")
 
@@ -100,35 +100,48 @@ def _index_sampler(
 
 
 def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> DataLoader:
-    """The loader of ``split`` ("train", "val" or "test") for the current config."""
+    """The loader of ``split`` ("train", "val" or "test") for the current config, at its clip
+    shape (``is_precise_bn`` is PySlowFast's argument; the loader is the same)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
     dataset = build_dataset(name, cfg, split)
     batch_size = per_process_batch_size(cfg, split)
     train = split == "train"
+    generator = _seeded_generator(dataset, cfg)
+    sampler = _index_sampler(dataset, train, cfg, generator)
+    return _loader(
+        dataset, cfg, generator, sampler=sampler, batch_size=batch_size, drop_last=train
+    )
 
+
+def build_loader(dataset: Any, cfg: CfgNode, batch_sampler: Sampler) -> DataLoader:
+    """A loader of ``dataset`` driven by ``batch_sampler``, with the same workers, seeding and
+    collation as :func:`construct_loader` (multigrid's scheduled batches use it)."""
+    return _loader(dataset, cfg, _seeded_generator(dataset, cfg), batch_sampler=batch_sampler)
+
+
+def _seeded_generator(dataset: Any, cfg: CfgNode) -> torch.Generator:
+    """The loader's generator, seeded from RNG_SEED; it also seeds the dataset's augmentation
+    stream used when loading in this process (NUM_WORKERS 0)."""
     generator = torch.Generator()
     generator.manual_seed(cfg.RNG_SEED)
     if hasattr(dataset, "reseed"):
-        # The stream used when loading in this process (NUM_WORKERS 0).
         dataset.reseed(int(torch.randint(2**62, (1,), generator=generator)))
-    sampler = _index_sampler(dataset, train, cfg, generator)
-    common = dict(
+    return generator
+
+
+def _loader(dataset: Any, cfg: CfgNode, generator: torch.Generator, **sampling: Any) -> DataLoader:
+    loader = DataLoader(
+        dataset,
         num_workers=cfg.DATA_LOADER.NUM_WORKERS,
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
         collate_fn=collate,
         worker_init_fn=seed_worker,
         generator=generator,
         persistent_workers=False,
+        **sampling,
     )
-    if train and cfg.MULTIGRID.SHORT_CYCLE and not is_precise_bn:
-        batch_sampler = ShortCycleBatchSampler(sampler, batch_size, drop_last=True, cfg=cfg)
-        loader = DataLoader(dataset, batch_sampler=batch_sampler, **common)
-    else:
-        loader = DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, drop_last=train, **common
-        )
     loader.base_seed = cfg.RNG_SEED  # shuffle_dataset derives each epoch's streams from it
     return loader
 
@@ -138,15 +151,13 @@ def _rank() -> int:
 
 
 def shuffle_dataset(loader: DataLoader, epoch: int) -> None:
-    """Start epoch ``epoch``: tell a distributed sampler (possibly inside the short-cycle
-    sampler) the epoch and reseed the loader's shuffling and augmentation streams from it.
+    """Start epoch ``epoch``: tell a distributed sampler, or a batch sampler that has
+    ``set_epoch``, the epoch and reseed the loader's shuffling and augmentation streams from it.
     """
-    if isinstance(loader.batch_sampler, ShortCycleBatchSampler):
-        sampler = loader.batch_sampler.sampler
-    else:
-        sampler = loader.sampler
-    if isinstance(sampler, DistributedSampler):
-        sampler.set_epoch(epoch)
+    if hasattr(loader.batch_sampler, "set_epoch"):
+        loader.batch_sampler.set_epoch(epoch)
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
     # Each epoch's order and augmentations depend only on (RNG_SEED, epoch), so a run resumed
     # at any epoch sees exactly the data an uninterrupted run would have seen.
     seed = getattr(loader, "base_seed", None)

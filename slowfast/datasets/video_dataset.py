@@ -1,6 +1,7 @@
 """The clip pipeline every dataset shares; a dataset subclass only parses its annotation files.
 
-``dataset[index]`` or ``dataset[(index, shape_id)]`` returns ``(frames, label, index, meta)``:
+``dataset[index]`` or ``dataset[(index, shape)]`` (a :class:`~slowfast.datasets.shape.ClipShape`)
+returns ``(frames, label, index, meta)``:
 
 * ``frames`` — a list of ``C x T x H x W`` float tensors, one per pathway (see ``packing``);
 * ``label`` — an int, or for multi-label datasets a float multi-hot tensor of
@@ -11,7 +12,8 @@
 * ``meta`` — ``{"video_idx": int, "skipped": [paths], "failed": bool}``.
 
 Training and validation take one random clip per video (random position, scale, crop and flip, as
-PySlowFast does for both); a ``shape_id`` from the short-cycle sampler sets the crop size. A clip
+PySlowFast does for both); a ``ClipShape`` from a batch sampler (multigrid's) sets the frames,
+sampling rate, crop and scale jitter, else the configured ones apply. A clip
 that cannot be read in training is logged, recorded in ``meta["skipped"]`` and replaced by a
 random other video, at most ``DATA.MAX_LOAD_RETRIES`` times in a row. In testing a failure is an
 error unless ``TEST.SKIP_FAILED_VIDEOS``, which returns zeros marked ``meta["failed"]``.
@@ -41,7 +43,7 @@ from slowfast.datasets.decoder import VideoReader, open_video
 from slowfast.datasets.errors import DataError
 from slowfast.datasets.frames import FrameListReader
 from slowfast.datasets.packing import pack_pathway_output
-from slowfast.multigrid.short_cycle import train_crop_and_scales
+from slowfast.datasets.shape import ClipShape
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -133,24 +135,35 @@ class VideoDataset(Dataset):
         """Restart this process's augmentation random stream (the loader's worker init calls it)."""
         self.rng.seed(seed)
 
-    def __getitem__(self, key: int | tuple[int, int]):
-        index, shape_id = key if isinstance(key, tuple) else (key, None)
+    def train_shape(self) -> ClipShape:
+        """The clip shape of the config, for items asked for without one."""
+        cfg = self.cfg
+        low, high = cfg.DATA.TRAIN_JITTER_SCALES
+        return ClipShape(
+            cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, int(low), int(high),
+            cfg.DATA.SAMPLING_RATE, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE,
+        )
+
+    def __getitem__(self, key: int | tuple[int, ClipShape]):
+        index, shape = key if isinstance(key, tuple) else (key, None)
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} is outside [0, {len(self)})")
         if self.split == "test":
             return self._test_item(index)
-        return self._train_item(index, shape_id)
+        if shape is not None and not isinstance(shape, ClipShape):
+            raise TypeError(f"a training item's shape must be a ClipShape, got {shape!r}")
+        return self._train_item(index, shape or self.train_shape())
 
     # ----------------------------------------------------------------------------------------
     # Training and validation
     # ----------------------------------------------------------------------------------------
-    def _train_item(self, video_idx: int, shape_id: int | None):
+    def _train_item(self, video_idx: int, shape: ClipShape):
         skipped: list[str] = []
         max_retries = self.cfg.DATA.MAX_LOAD_RETRIES
         for _ in range(max_retries + 1):
             try:
-                frames, indices = self.read_random_clip(video_idx)
+                frames, indices = self.read_random_clip(video_idx, shape)
                 break
             except DataError as e:
                 name = self.records[video_idx].name
@@ -165,28 +178,33 @@ class VideoDataset(Dataset):
             )
         label = self._label_output(self.clip_label(video_idx, indices))
         meta = {"video_idx": video_idx, "skipped": skipped, "failed": False}
-        return self.transform_train_clip(frames, shape_id), label, video_idx, meta
+        return self.transform_train_clip(frames, shape), label, video_idx, meta
 
-    def read_random_clip(self, video_idx: int) -> tuple[np.ndarray, list[int]]:
+    def read_random_clip(
+        self, video_idx: int, shape: ClipShape | None = None
+    ) -> tuple[np.ndarray, list[int]]:
         """A random clip of a video as ``T x H x W x 3`` uint8, and its frame indices."""
+        shape = shape or self.train_shape()
         sampling_rate = sampling.draw_sampling_rate(
-            self.cfg.DATA.SAMPLING_RATE, self.cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE, self.rng
+            shape.sampling_rate, shape.max_sampling_rate, self.rng
         )
         with self._open(self.records[video_idx]) as reader:
-            indices = self._frame_indices(reader, sampling.RANDOM_VIEW, sampling_rate)
+            indices = self._frame_indices(
+                reader, sampling.RANDOM_VIEW, sampling_rate, shape.num_frames
+            )
             return reader.read(indices), indices
 
     def transform_train_clip(
-        self, frames: np.ndarray, shape_id: int | None = None
+        self, frames: np.ndarray, shape: ClipShape | None = None
     ) -> list[torch.Tensor]:
-        """Random scale, crop (sized by the short-cycle ``shape_id``) and flip, then packing."""
+        """Random scale and crop (of ``shape``'s size and jitter) and flip, then packing."""
         cfg = self.cfg
-        crop, min_scale, max_scale = train_crop_and_scales(cfg, shape_id)
+        shape = shape or self.train_shape()
         frames = transform.train_spatial(
             frames,
-            min_scale,
-            max_scale,
-            crop,
+            shape.min_scale,
+            shape.max_scale,
+            shape.crop_size,
             cfg.DATA.RANDOM_FLIP,
             self.rng,
             inverse_uniform=cfg.DATA.INV_UNIFORM_SAMPLE,
@@ -267,9 +285,12 @@ class VideoDataset(Dataset):
             return CachedVideoReader(record.name, opener, int(budget_mb * 2**20))
         return opener()
 
-    def _frame_indices(self, reader: VideoReader, view: int, sampling_rate: int) -> list[int]:
+    def _frame_indices(
+        self, reader: VideoReader, view: int, sampling_rate: int, num_frames: int | None = None
+    ) -> list[int]:
         cfg = self.cfg
-        num_frames, num_views = cfg.DATA.NUM_FRAMES, cfg.TEST.NUM_ENSEMBLE_VIEWS
+        num_frames = num_frames or cfg.DATA.NUM_FRAMES
+        num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS
         if self.temporal_rule == "clip":
             return sampling.clip_indices(
                 reader.num_frames,

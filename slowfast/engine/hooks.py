@@ -13,9 +13,15 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
+from slowfast.datasets.build import build_dataset
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.evaluator import ClipEvaluator, run_evaluation
 from slowfast.engine.trainer import HookBase, Trainer
+from slowfast.models.norm import aggregate_sub_bn_stats, convert_norm
+from slowfast.multigrid.phase import Schedule
+from slowfast.multigrid.plan import IterationPlan
+from slowfast.multigrid.sampler import epoch_loader, precise_bn_loader
+from slowfast.multigrid.schedule import apply_phase
 from slowfast.utils import distributed as du
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.checkpoint import is_checkpoint_epoch, is_eval_epoch, save_checkpoint
@@ -25,47 +31,87 @@ logger = get_logger(__name__)
 
 
 class MultigridHook(HookBase):
-    """Applies the multigrid schedule: at start, on resume and at each phase boundary it rewrites
-    the config, switches the BN modules in place and rebuilds the training loaders in memory.
+    """Drives training by the multigrid schedule, placed at iterations for the training set.
+
+    The training dataset is built once. Each epoch's loader takes its batch sizes and clip shapes
+    (long and short cycles) from the :class:`~slowfast.multigrid.plan.IterationPlan`, the LR of
+    every iteration comes from the plan, and when an iteration starts a new phase the config is
+    rewritten for it (PySlowFast's keys), the BN modules are switched in place and the precise-BN
+    loader follows the phase's shape.
     """
 
-    def __init__(self, schedule):
+    def __init__(self, schedule: Schedule):
         self.schedule = schedule
-        self.phase = None
+        self.plan: IterationPlan | None = None
+        self.dataset = None
+        self.span = None
 
     def before_train(self, trainer: Trainer) -> None:
-        self._switch(trainer, trainer.start_epoch)
+        t0 = time.perf_counter()
+        self.dataset = build_dataset(trainer.cfg.TRAIN.DATASET, trainer.cfg, "train")
+        self.plan = IterationPlan(self.schedule, len(self.dataset))
+        plan = self.plan
+        logger.info(
+            "multigrid plan for %d training videos (%s phases): %d iterations in %d epochs, "
+            "phases start at iterations %s, warm-up %s; built in %.2f s",
+            plan.num_videos, self.schedule.unit, plan.num_iters, plan.num_epochs,
+            [sp.start_iter for sp in plan.spans],
+            "over %d iterations" % plan.warmup_iters if plan.warmup_iters is not None
+            else "over %g epochs" % trainer.cfg.SOLVER.WARMUP_EPOCHS,
+            time.perf_counter() - t0,
+        )
+        trainer.lr_fn = lambda epoch, it, iters: plan.lr_at(plan.epoch_starts[epoch] + it)
+        self._start_epoch(trainer, trainer.start_epoch)
 
     def before_epoch(self, trainer: Trainer) -> None:
-        self._switch(trainer, trainer.epoch)
+        if getattr(trainer.train_loader, "plan_epoch", None) != trainer.epoch:
+            self._start_epoch(trainer, trainer.epoch)
 
-    def _switch(self, trainer: Trainer, epoch: int) -> None:
-        from slowfast.models.norm import convert_norm
-        from slowfast.multigrid.schedule import apply_phase
+    def before_step(self, trainer: Trainer) -> None:
+        span = self.plan.span_at(trainer.iter)
+        if span is not self.span:
+            self._switch(trainer, span)
 
-        phase = self.schedule.phase_at(epoch)
-        if phase == self.phase:
+    def _start_epoch(self, trainer: Trainer, epoch: int) -> None:
+        trainer.iter = self.plan.epoch_starts[min(epoch, self.plan.num_epochs)]
+        if epoch >= self.plan.num_epochs:
             return
+        trainer.train_loader = epoch_loader(self.dataset, self.plan, epoch, trainer.cfg)
+        trainer.train_loader.plan_epoch = epoch
+        # The phase of the epoch's first iteration, so that the cfg, BN and precise-BN loader
+        # are right even for an epoch with no iteration.
+        span = self.plan.span_at(trainer.iter)
+        if span is not self.span:
+            self._switch(trainer, span)
+
+    def _switch(self, trainer: Trainer, span) -> None:
+        phase = span.phase
         t0 = time.perf_counter()
         trainer.cfg = apply_phase(trainer.cfg, phase)
         convert_norm(unwrap(trainer.model), trainer.cfg)
         trainer.wrap_ddp()
-        trainer.build_train_loaders()
+        if trainer.cfg.BN.USE_PRECISE_STATS:
+            trainer.precise_bn_loader = precise_bn_loader(self.dataset, span, trainer.cfg)
         t_switch = time.perf_counter() - t0
         cfg = trainer.cfg
-        self.phase = phase
+        self.span = span
+        short = " ".join(f"{b}@{c}" for b, c in phase.short_cycle)
         logger.info(
-            "multigrid: epoch %d -> phase %s: batch %d x %d frames x %d crop, sampling rate up to "
-            "%s, BN %s (splits %d, sync %d), %d iterations/epoch; switch took %.2f s",
-            epoch + 1, getattr(phase, "index", "?"), cfg.TRAIN.BATCH_SIZE, cfg.DATA.NUM_FRAMES,
-            cfg.DATA.TRAIN_CROP_SIZE, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE or cfg.DATA.SAMPLING_RATE,
-            cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS, cfg.BN.NUM_SYNC_DEVICES, len(trainer.train_loader),
-            t_switch,
+            "multigrid: iteration %d (epoch %d) -> phase %d (%s, %d iterations): %d frames, "
+            "batch@crop %s, sampling rate up to %d, BN %s (splits %d, sync %d); switch took "
+            "%.2f s",
+            trainer.iter, trainer.epoch + 1, phase.index, phase.kind, span.num_iters,
+            phase.num_frames, short, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE or
+            cfg.DATA.SAMPLING_RATE, cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS,
+            cfg.BN.NUM_SYNC_DEVICES, t_switch,
         )
         log_json_stats(
             {
                 "_type": "multigrid_switch",
-                "epoch": epoch + 1,
+                "epoch": trainer.epoch + 1,
+                "iter": trainer.iter,
+                "phase": phase.index,
+                "phase_iters": span.num_iters,
                 "batch_size": cfg.TRAIN.BATCH_SIZE,
                 "num_frames": cfg.DATA.NUM_FRAMES,
                 "crop_size": cfg.DATA.TRAIN_CROP_SIZE,
@@ -109,8 +155,6 @@ class PreciseBNHook(HookBase):
             )
             logger.info("precise BN over %d batches took %.1f s", cfg.BN.NUM_BATCHES_PRECISE,
                         time.perf_counter() - t0)
-        from slowfast.models.norm import aggregate_sub_bn_stats
-
         aggregate_sub_bn_stats(unwrap(trainer.model))
 
 

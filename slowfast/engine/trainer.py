@@ -51,6 +51,10 @@ class HookBase:
     def before_epoch(self, trainer: Trainer) -> None:
         pass
 
+    def before_step(self, trainer: Trainer) -> None:
+        """Before iteration ``trainer.iter`` (global), once its batch is loaded."""
+        pass
+
     def after_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         pass
 
@@ -90,6 +94,11 @@ class Trainer:
         self.hooks: list[HookBase] = list(hooks or [])
         self.start_epoch = 0
         self.epoch = 0
+        # Global iteration; a hook that places the schedule (multigrid) sets it at each epoch.
+        self.iter = 0
+        # The LR of (epoch, iteration in the epoch, iterations in the epoch); multigrid's hook
+        # replaces it with its plan's.
+        self.lr_fn = self._epoch_lr
         self.train_loader = None
         self.precise_bn_loader = None
         self.clips_seen = 0
@@ -141,6 +150,9 @@ class Trainer:
             "train_time_s": self.train_time_s,
             "elapsed_s": time.perf_counter() - self.t_start,
         }
+
+    def _epoch_lr(self, epoch: int, it: int, iters: int) -> float:
+        return get_lr_at_epoch(self.cfg, epoch + it / max(iters, 1))
 
     # -- the loop -----------------------------------------------------------------------------
     def train(self) -> None:
@@ -202,17 +214,21 @@ class Trainer:
             progress = tqdm(total=iters, desc=f"epoch {self.epoch + 1}/{max_epoch}", leave=False)
         seen: list[int] = []
         first_batch_s = 0.0
+        lr = self.lr_fn(self.epoch, 0, iters)
         for it, (inputs, labels, index, meta) in enumerate(loader):
             t_compute = time.perf_counter()
             data_time += t_compute - t_data
             if it == 0:
                 first_batch_s = t_compute - t_data
+            for h in self.hooks:
+                h.before_step(self)
             if world > 1:
                 seen.extend(index.tolist())
             skipped.extend(meta.get("skipped", []) if isinstance(meta, dict) else [])
             inputs = precision.to_memory_format(move_to_device(inputs, self.device), self.memory_format)
             labels = labels.to(self.device, non_blocking=True)
-            lr = get_lr_at_epoch(cfg, self.epoch + it / iters)
+            cfg, model = self.cfg, self.model  # a hook may have switched the phase
+            lr = self.lr_fn(self.epoch, it, iters)
             set_lr(self.optimizer, lr)
             with precision.autocast(self.device, self.amp_dtype):
                 preds = model(inputs)
@@ -247,6 +263,7 @@ class Trainer:
             totals["samples"] += batch
             self.clips_seen += batch * world
             self.clips_by_shape[_frames_x_crop(inputs)] += batch * world
+            self.iter += 1
             compute_time += time.perf_counter() - t_compute
             step = {
                 "_type": "train_iter",
@@ -284,7 +301,8 @@ class Trainer:
         if iters == 0:
             logger.warning(
                 "epoch %d ran no iteration: the training set (%d clips) is smaller than one "
-                "per-process batch of the current shape; use more data or a smaller TRAIN.BATCH_SIZE",
+                "batch of the current shape (or, with iteration phases, one iteration's batch "
+                "covers more than an epoch); use more data or a smaller TRAIN.BATCH_SIZE",
                 self.epoch + 1, len(loader.dataset),
             )
         epoch_time = time.perf_counter() - t_epoch
@@ -296,16 +314,16 @@ class Trainer:
             "epoch": self.epoch + 1,
             "max_epoch": max_epoch,
             "loss": totals["loss"] / n,
-            "lr": get_lr_at_epoch(cfg, self.epoch + 1 - 1e-9),
+            "lr": lr,
             "epoch_time_s": epoch_time,
             "train_time_s": self.train_time_s,
             "elapsed_s": time.perf_counter() - self.t_start,
             "clips_seen": self.clips_seen,
             "clips_by_shape": dict(self.clips_by_shape),
             "iters": iters,
-            "batch_size": cfg.TRAIN.BATCH_SIZE,
-            "num_frames": cfg.DATA.NUM_FRAMES,
-            "crop_size": cfg.DATA.TRAIN_CROP_SIZE,
+            "batch_size": self.cfg.TRAIN.BATCH_SIZE,
+            "num_frames": self.cfg.DATA.NUM_FRAMES,
+            "crop_size": self.cfg.DATA.TRAIN_CROP_SIZE,
             "bad_samples": len(bad),
             "data_time_s": data_time,
             "first_batch_s": first_batch_s,

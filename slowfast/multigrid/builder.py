@@ -20,6 +20,13 @@ from slowfast.utils.logging import get_logger
 logger = get_logger(__name__)
 
 LONG_CYCLE_POLICIES = ("steps_with_relative_lrs", "cosine")
+# MULTIGRID.PHASE_UNIT: "iterations" keeps each phase's exact (fractional) share of training,
+# "epochs" rounds phase boundaries to whole epochs as PySlowFast does (phases can come out empty).
+PHASE_UNITS = ("iterations", "epochs")
+# MULTIGRID.SHORT_CYCLE_RULE: "pyslowfast" takes the short-cycle crops relative to the default
+# crop (inside the coarse long-cycle stages the batch factors come out 2x, 1x); "paper" takes them
+# relative to the stage's own crop (4x, 2x, 1x at every stage).
+SHORT_CYCLE_RULES = ("pyslowfast", "paper")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,20 @@ class _Stage:
 
 # (LR stage, long-cycle stage, unstretched epochs) per schedule entry.
 Layout = list[tuple[int, _Stage, float]]
+
+
+def pyslowfast_rules(cfg: CfgNode) -> CfgNode:
+    """A copy of ``cfg`` whose schedule follows PySlowFast to the letter: whole-epoch phases,
+    the short cycle kept in fine-tuning, short-cycle crops relative to the default crop."""
+    cfg = cfg.clone()
+    was_frozen = cfg.is_frozen()
+    cfg.defrost()
+    cfg.MULTIGRID.PHASE_UNIT = "epochs"
+    cfg.MULTIGRID.FINE_TUNE_SHORT_CYCLE = True
+    cfg.MULTIGRID.SHORT_CYCLE_RULE = "pyslowfast"
+    if was_frozen:
+        cfg.freeze()
+    return cfg
 
 
 def _need(cond: bool, key: str, msg: str) -> None:
@@ -111,6 +132,21 @@ def _check(cfg: CfgNode, base: _Baseline) -> None:
     ):
         _need(value > 0, key, f"must be positive, got {value}")
     _need(mg.EPOCH_FACTOR > 0, "MULTIGRID.EPOCH_FACTOR", f"must be positive, got {mg.EPOCH_FACTOR}")
+    _need(
+        mg.PHASE_UNIT in PHASE_UNITS,
+        "MULTIGRID.PHASE_UNIT",
+        f"must be one of {PHASE_UNITS}, got {mg.PHASE_UNIT!r}",
+    )
+    _need(
+        mg.WARMUP_UNIT in PHASE_UNITS,
+        "MULTIGRID.WARMUP_UNIT",
+        f"must be one of {PHASE_UNITS}, got {mg.WARMUP_UNIT!r}",
+    )
+    _need(
+        mg.SHORT_CYCLE_RULE in SHORT_CYCLE_RULES,
+        "MULTIGRID.SHORT_CYCLE_RULE",
+        f"must be one of {SHORT_CYCLE_RULES}, got {mg.SHORT_CYCLE_RULE!r}",
+    )
     _need(
         not mg.SINGLE_LONG_CYCLE or mg.LONG_CYCLE,
         "MULTIGRID.SINGLE_LONG_CYCLE",
@@ -176,8 +212,11 @@ def _check(cfg: CfgNode, base: _Baseline) -> None:
             )
 
 
-def _short_cycle_crops(cfg: CfgNode, base: _Baseline) -> list[float]:
-    return [base.crop_size * f for f in cfg.MULTIGRID.SHORT_CYCLE_FACTORS]
+def _short_cycle_crops(cfg: CfgNode, base: _Baseline, crop: int) -> list[float]:
+    """The short-cycle crops at a long-cycle stage of crop ``crop``: SHORT_CYCLE_FACTORS times
+    the default crop (PySlowFast) or times the stage's own crop (the paper's rule)."""
+    ref = crop if cfg.MULTIGRID.SHORT_CYCLE_RULE == "paper" else base.crop_size
+    return [ref * f for f in cfg.MULTIGRID.SHORT_CYCLE_FACTORS]
 
 
 def _stages(cfg: CfgNode, base: _Baseline) -> list[_Stage]:
@@ -193,7 +232,7 @@ def _stages(cfg: CfgNode, base: _Baseline) -> list[_Stage]:
             "MULTIGRID.LONG_CYCLE_FACTORS",
             f"stage {k} gives {frames} frames x {crop} crop",
         )
-        crops = _short_cycle_crops(cfg, base) if cfg.MULTIGRID.SHORT_CYCLE else []
+        crops = _short_cycle_crops(cfg, base, crop) if cfg.MULTIGRID.SHORT_CYCLE else []
         mults = [int(round(default_voxels / (frames * c * c))) for c in crops + [crop]]
         _need(
             min(mults) >= 1,
@@ -204,20 +243,24 @@ def _stages(cfg: CfgNode, base: _Baseline) -> list[_Stage]:
     return stages
 
 
-def _stretch(epochs: Sequence[float], total: float) -> list[int]:
-    """Scale ``epochs`` to sum to ``total`` and return the rounded cumulative end epochs."""
+def _stretch(epochs: Sequence[float], total: float, whole: bool) -> list[float]:
+    """Scale ``epochs`` to sum to ``total`` and return the cumulative end epochs, rounded to
+    whole epochs when ``whole`` (PySlowFast), else exact."""
     factor = total / sum(epochs)
     ends, acc = [], 0.0
     for e in epochs:
         acc += e * factor
-        ends.append(int(round(acc)))
+        ends.append(int(round(acc)) if whole else acc)
     return ends
 
 
-def _stepwise_layout(stages: list[_Stage], base: _Baseline) -> Layout:
+def _stepwise_layout(stages: list[_Stage], base: _Baseline, fine_tune_short: bool) -> Layout:
     """Every baseline LR stage but the last holds one long cycle, each shape's epochs in
     proportion to its average multiplier; the last LR stage becomes a full-shape fine-tuning
-    phase whose length gives it the iteration saving of the rest. Unstretched epochs."""
+    phase whose length gives it the iteration saving of the rest. Unstretched epochs.
+
+    Without ``fine_tune_short`` the fine-tuning phase runs without the short cycle: it keeps
+    its iterations, each at the full shape."""
     steps = base.steps
     total_avg = sum(st.avg_multiplier for st in stages)
     layout, iters = [], 0.0
@@ -228,14 +271,18 @@ def _stepwise_layout(stages: list[_Stage], base: _Baseline) -> Layout:
             iters += epochs / st.avg_multiplier
             layout.append((lr_stage, st, epochs))
     iter_saving = steps[-1] / iters
-    fine_tune = (base.max_epoch - steps[-1]) / iter_saving * stages[-1].avg_multiplier
-    layout.append((len(steps) - 1, stages[-1], fine_tune))
+    last = stages[-1]
+    if not fine_tune_short:
+        last = _Stage(last.index, last.num_frames, last.crop_size, last.multiplier,
+                      float(last.multiplier))
+    fine_tune = (base.max_epoch - steps[-1]) / iter_saving * last.avg_multiplier
+    layout.append((len(steps) - 1, last, fine_tune))
     return layout
 
 
 def _drop_empty_steps(
-    steps: Sequence[int], lrs: Sequence[float], max_epoch: int
-) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    steps: Sequence[float], lrs: Sequence[float], max_epoch: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Remove the LR steps whose interval is empty (rounding can make two steps coincide): the
     LR as a function of the epoch stays the same, and SOLVER.STEPS strictly increases."""
     bounds = list(steps[1:]) + [max_epoch]
@@ -264,17 +311,27 @@ def _bn_setting(cfg: CfgNode, batch_size: int) -> BNSetting:
 
 
 def _short_cycle(
-    cfg: CfgNode, base: _Baseline, batch: int, crop: int
+    cfg: CfgNode, base: _Baseline, batch: int, crop: int, enabled: bool = True
 ) -> tuple[tuple[int, int], ...]:
     """(global batch, crop) of each iteration of a short cycle at a long-cycle shape: the batch
     grows by the squared crop ratio, rounded, as PySlowFast's short-cycle batch sampler does."""
-    if not cfg.MULTIGRID.SHORT_CYCLE:
+    if not (cfg.MULTIGRID.SHORT_CYCLE and enabled):
         return ((batch, crop),)
     shapes = [
         (batch * max(1, int(round((crop / c) ** 2))), int(round(c)))
-        for c in _short_cycle_crops(cfg, base)
+        for c in _short_cycle_crops(cfg, base, crop)
     ]
     return tuple(shapes) + ((batch, crop),)
+
+
+def _jitter_scales(
+    cfg: CfgNode, base: _Baseline, short_cycle: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
+    """The short-side jitter range of each short-cycle shape, as PySlowFast's datasets set it:
+    the lower end of DATA.TRAIN_JITTER_SCALES scaled by crop / default crop, the upper end kept
+    (a smaller crop covers the same part of the frame on a coarser grid, or zooms in)."""
+    low, high = cfg.DATA.TRAIN_JITTER_SCALES
+    return tuple((int(round(low * crop / base.crop_size)), int(high)) for _, crop in short_cycle)
 
 
 def _eval_epochs(phases: Sequence[Phase], eval_freq: int) -> tuple[int, ...]:
@@ -284,6 +341,19 @@ def _eval_epochs(phases: Sequence[Phase], eval_freq: int) -> tuple[int, ...]:
         period = max(p.num_epochs // eval_freq + 1, 1)
         epochs.update(e for e in range(p.start, p.end) if (p.end - 1 - e) % period == 0)
     epochs.add(phases[-1].end - 1)
+    return tuple(sorted(epochs))
+
+
+def _eval_epochs_exact(phases: Sequence[Phase], eval_freq: int) -> tuple[int, ...]:
+    """For fractional phases: the epochs (0-based) that end at or just after EVAL_FREQ evenly
+    spaced points of each phase, the phase's end among them, and the last epoch."""
+    epochs = set()
+    for p in phases:
+        for j in range(eval_freq):
+            point = p.end - j * p.num_epochs / eval_freq
+            if point > p.start + 1e-9:
+                epochs.add(max(int(math.ceil(point - 1e-9)) - 1, 0))
+    epochs.add(int(math.ceil(phases[-1].end - 1e-9)) - 1)
     return tuple(sorted(epochs))
 
 
@@ -308,23 +378,23 @@ def _solver(
     )
 
 
-def _constant_schedule(cfg: CfgNode, base: _Baseline, mode: str) -> Schedule:
-    """Short cycle only (steps and epochs stretched by EPOCH_FACTOR, truncated, as PySlowFast
-    does), or no multigrid at all (the baseline as a one-phase schedule)."""
+def _constant_schedule(cfg: CfgNode, base: _Baseline, mode: str, whole: bool) -> Schedule:
+    """Short cycle only (steps and epochs stretched by EPOCH_FACTOR, truncated to whole epochs
+    as PySlowFast does, or exact), or no multigrid at all (the baseline as a one-phase
+    schedule)."""
     mg = cfg.MULTIGRID
     factor = mg.EPOCH_FACTOR if mode == "short" else 1.0
     steps, lrs = list(cfg.SOLVER.STEPS), list(cfg.SOLVER.LRS)
-    if is_initialised(cfg):  # init_cfg already stretched the solver
-        max_epoch = cfg.SOLVER.MAX_EPOCH
-    else:
-        steps = [int(s * factor) for s in base.steps]
-        max_epoch = int(base.max_epoch * factor)
-        _need(max_epoch > 0, "MULTIGRID.EPOCH_FACTOR", f"leaves {max_epoch} epochs")
+    cast = int if whole else float
+    max_epoch = cast(base.max_epoch * factor)
+    _need(max_epoch > 0, "MULTIGRID.EPOCH_FACTOR", f"leaves {max_epoch} epochs")
+    if not is_initialised(cfg):  # else init_cfg already stretched the solver
+        steps = [cast(s * factor) for s in base.steps]
         if steps:
             steps, lrs = _drop_empty_steps(steps, lrs, max_epoch)
-    crops = _short_cycle_crops(cfg, base) if mode == "short" else []
+    short = _short_cycle(cfg, base, base.batch_size, base.crop_size, mode == "short")
     voxels = float(base.num_frames * base.crop_size**2)
-    mults = [int(round(voxels / (base.num_frames * c * c))) for c in crops] + [1]
+    mults = [int(round(voxels / (base.num_frames * c * c))) for _, c in short]
     phase = Phase(
         index=0,
         start=0,
@@ -337,13 +407,16 @@ def _constant_schedule(cfg: CfgNode, base: _Baseline, mode: str) -> Schedule:
         crop_size=base.crop_size,
         batch_multiplier=1,
         avg_batch_multiplier=sum(mults) / len(mults),
-        short_cycle=_short_cycle(cfg, base, base.batch_size, base.crop_size),
+        short_cycle=short,
+        jitter_scales=_jitter_scales(cfg, base, short),
+        min_sampling_rate=cfg.DATA.SAMPLING_RATE,
         sampling_rate=mg.LONG_CYCLE_SAMPLING_RATE,
         bn=BNSetting(cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS, cfg.BN.NUM_SYNC_DEVICES),
         solver=_solver(cfg, base, steps, lrs, max_epoch),
     )
     return Schedule(
         mode=mode,
+        unit="epochs" if whole else "iterations",
         single_long_cycle=False,
         lr_policy=cfg.SOLVER.LR_POLICY,
         epoch_factor=factor,
@@ -355,7 +428,17 @@ def _constant_schedule(cfg: CfgNode, base: _Baseline, mode: str) -> Schedule:
         phases=(phase,),
         entries=(),
         eval_epochs=None,
+        warmup_share=_warmup_share(cfg, base, whole),
     )
+
+
+def _warmup_share(cfg: CfgNode, base: _Baseline, whole: bool) -> float | None:
+    """With iteration phases and MULTIGRID.WARMUP_UNIT "iterations", the warm-up covers the
+    share of training iterations that SOLVER.WARMUP_EPOCHS is of the baseline's epochs; else
+    (None) it lasts SOLVER.WARMUP_EPOCHS epochs of the schedule, as in PySlowFast."""
+    if whole or cfg.MULTIGRID.WARMUP_UNIT == "epochs":
+        return None
+    return min(max(cfg.SOLVER.WARMUP_EPOCHS, 0.0) / base.max_epoch, 1.0)
 
 
 def _stepwise_solver(layout: Layout, ends: list[int], gamma: float) -> tuple[list, list]:
@@ -363,7 +446,8 @@ def _stepwise_solver(layout: Layout, ends: list[int], gamma: float) -> tuple[lis
     the batch multiplier (linear scaling), and the fine-tuning phase cut in half, its first
     half keeping the LR of the phase before it."""
     steps = [0] + ends
-    steps[-1] = (steps[-2] + steps[-1]) // 2
+    mid = (steps[-2] + steps[-1]) / 2
+    steps[-1] = int(mid) if isinstance(steps[-1], int) else mid
     lrs = [gamma**lr_stage * st.multiplier for lr_stage, st, _ in layout]
     return steps, lrs[:-1] + [lrs[-2], lrs[-1]]
 
@@ -387,18 +471,24 @@ def _index_at(bounds: Sequence[int], epoch: int) -> int:
     return max([i for i, b in enumerate(bounds) if b <= epoch], default=0)
 
 
-def build_schedule(cfg: CfgNode) -> Schedule:
+def build_schedule(cfg: CfgNode, unit: str | None = None) -> Schedule:
     """The multigrid schedule of ``cfg``.
 
     ``cfg`` may be the original config or one rewritten by :func:`init_cfg` or
-    :func:`apply_phase` (the baseline is then read from MULTIGRID.DEFAULT_*). Raises
+    :func:`apply_phase` (the baseline is then read from MULTIGRID.DEFAULT_*). ``unit``
+    overrides MULTIGRID.PHASE_UNIT: "epochs" gives PySlowFast's whole-epoch phases (empty ones
+    dropped), "iterations" the exact fractional ones, which an
+    :class:`~slowfast.multigrid.plan.IterationPlan` turns into iterations. Raises
     :class:`ConfigError` for settings the schedule cannot honour.
     """
     mg = cfg.MULTIGRID
     base = _baseline(cfg)
     _check(cfg, base)
+    unit = unit or mg.PHASE_UNIT
+    _need(unit in PHASE_UNITS, "MULTIGRID.PHASE_UNIT", f"must be one of {PHASE_UNITS}, got {unit!r}")
+    whole = unit == "epochs"
     if not mg.LONG_CYCLE:
-        return _constant_schedule(cfg, base, "short" if mg.SHORT_CYCLE else "off")
+        return _constant_schedule(cfg, base, "short" if mg.SHORT_CYCLE else "off", whole)
 
     stages = _stages(cfg, base)
     single = bool(mg.SINGLE_LONG_CYCLE)
@@ -406,14 +496,16 @@ def build_schedule(cfg: CfgNode) -> Schedule:
         total_avg = sum(st.avg_multiplier for st in stages)
         layout = [(0, st, base.max_epoch * st.avg_multiplier / total_avg) for st in stages]
     else:
-        layout = _stepwise_layout(stages, base)
-    ends = _stretch([e for _, _, e in layout], base.max_epoch * mg.EPOCH_FACTOR)
+        layout = _stepwise_layout(stages, base, bool(mg.FINE_TUNE_SHORT_CYCLE))
+    ends = _stretch([e for _, _, e in layout], base.max_epoch * mg.EPOCH_FACTOR, whole)
     max_epoch = ends[-1]
     _need(max_epoch > 0, "MULTIGRID.EPOCH_FACTOR", f"leaves {max_epoch} epochs")
     starts = [0] + ends[:-1]
     # A single long cycle keeps the baseline's LR steps at their stretched epochs; they also
     # give each phase its LR stage.
-    lr_steps = [int(round(s * max_epoch / base.max_epoch)) for s in base.steps]
+    lr_steps = [s * max_epoch / base.max_epoch for s in base.steps]
+    if whole:
+        lr_steps = [int(round(s)) for s in lr_steps]
     if single:
         layout = [(_index_at(lr_steps, b), st, e) for b, (_, st, e) in zip(starts, layout)]
 
@@ -433,12 +525,16 @@ def build_schedule(cfg: CfgNode) -> Schedule:
         if end <= start:
             continue
         batch = st.multiplier * base.batch_size
+        fine_tune = not single and i == len(layout) - 1
+        short = _short_cycle(
+            cfg, base, batch, st.crop_size, not fine_tune or bool(mg.FINE_TUNE_SHORT_CYCLE)
+        )
         phases.append(
             Phase(
                 index=len(phases),
                 start=start,
                 end=end,
-                kind="fine_tune" if not single and i == len(layout) - 1 else "long_cycle",
+                kind="fine_tune" if fine_tune else "long_cycle",
                 lr_stage=lr_stage,
                 cycle_stage=st.index,
                 batch_size=batch,
@@ -446,7 +542,9 @@ def build_schedule(cfg: CfgNode) -> Schedule:
                 crop_size=st.crop_size,
                 batch_multiplier=st.multiplier,
                 avg_batch_multiplier=st.avg_multiplier,
-                short_cycle=_short_cycle(cfg, base, batch, st.crop_size),
+                short_cycle=short,
+                jitter_scales=_jitter_scales(cfg, base, short),
+                min_sampling_rate=cfg.DATA.SAMPLING_RATE,
                 sampling_rate=cfg.DATA.SAMPLING_RATE * (base.num_frames // st.num_frames),
                 bn=_bn_setting(cfg, batch),
                 solver=_solver(
@@ -454,8 +552,10 @@ def build_schedule(cfg: CfgNode) -> Schedule:
                 ),
             )
         )
+    eval_rule = _eval_epochs if whole else _eval_epochs_exact
     return Schedule(
         mode="long+short" if mg.SHORT_CYCLE else "long",
+        unit=unit,
         single_long_cycle=single,
         lr_policy=cfg.SOLVER.LR_POLICY,
         epoch_factor=mg.EPOCH_FACTOR,
@@ -466,5 +566,6 @@ def build_schedule(cfg: CfgNode) -> Schedule:
         baseline_max_epoch=base.max_epoch,
         phases=tuple(phases),
         entries=tuple(entries),
-        eval_epochs=_eval_epochs(phases, mg.EVAL_FREQ),
+        eval_epochs=eval_rule(phases, mg.EVAL_FREQ),
+        warmup_share=_warmup_share(cfg, base, whole),
     )

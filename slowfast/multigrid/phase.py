@@ -2,7 +2,10 @@
 
 A :class:`Schedule` answers which :class:`Phase` an epoch is in, the learning rate at an epoch
 and how much compute and how many iterations the schedule takes against its baseline. It is
-immutable; :func:`slowfast.multigrid.build_schedule` makes one from a config.
+immutable; :func:`slowfast.multigrid.build_schedule` makes one from a config. Phase boundaries are
+whole epochs (PySlowFast's rounding) or exact fractional epochs (MULTIGRID.PHASE_UNIT
+"iterations"); :class:`~slowfast.multigrid.plan.IterationPlan` places them at iterations for a
+dataset size.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from slowfast.datasets.shape import ClipShape
+from slowfast.utils.lr_policy import policy_lr
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,9 @@ class SolverSetting:
     """
 
     lr_policy: str
-    steps: tuple[int, ...]
+    steps: tuple[float, ...]
     lrs: tuple[float, ...]
-    max_epoch: int
+    max_epoch: float
     base_lr: float
     cosine_end_lr: float
     warmup_start_lr: float
@@ -42,26 +48,28 @@ class SolverSetting:
     lr_rescaled: bool = False
 
     def lr_at(self, epoch: float) -> float:
-        """The learning rate at fractional ``epoch``, without warm-up (formulas of lr_policy)."""
-        if self.lr_policy == "cosine":
-            offset = self.warmup_epochs if self.cosine_after_warmup else 0.0
-            progress = (epoch - offset) / (self.max_epoch - offset)
-            cos = 0.5 * (1.0 + math.cos(math.pi * progress))
-            return self.cosine_end_lr + (self.base_lr - self.cosine_end_lr) * cos
-        if self.lr_policy == "constant" or not self.steps:
-            return self.base_lr
-        index = 0
-        for i, start in enumerate(self.steps):
-            if epoch >= start:
-                index = i
-        if self.lr_policy == "steps":
-            return self.base_lr * self.gamma**index
-        return self.base_lr * self.lrs[index]
+        """The learning rate at fractional ``epoch``, without warm-up (lr_policy's formulas)."""
+        return self._policy_lr(epoch)
+
+    def lr_with_warmup(self, epoch: float) -> float:
+        """The learning rate at fractional ``epoch`` with the linear warm-up over
+        ``warmup_epochs`` epochs from ``warmup_start_lr``, as PySlowFast's get_lr_at_epoch."""
+        if epoch < self.warmup_epochs:
+            end = self._policy_lr(self.warmup_epochs)
+            return self.warmup_start_lr + (end - self.warmup_start_lr) * epoch / self.warmup_epochs
+        return self._policy_lr(epoch)
+
+    def _policy_lr(self, epoch: float) -> float:
+        return policy_lr(
+            self.lr_policy, epoch, base_lr=self.base_lr, steps=self.steps, lrs=self.lrs,
+            gamma=self.gamma, max_epoch=self.max_epoch, cosine_end_lr=self.cosine_end_lr,
+            cosine_start=self.warmup_epochs if self.cosine_after_warmup else 0.0,
+        )
 
 
 @dataclass(frozen=True)
 class Phase:
-    """Epochs ``[start, end)`` trained at one long-cycle shape.
+    """Epochs ``[start, end)`` trained at one long-cycle shape (whole or fractional epochs).
 
     ``kind`` is "long_cycle", "fine_tune" (the full-shape phase ending a stepwise schedule) or
     "constant" (no long cycle). ``lr_stage`` is the baseline LR stage at ``start``;
@@ -70,12 +78,13 @@ class Phase:
     multiplied by it too (``solver`` holds the result). ``avg_batch_multiplier`` is the
     short-cycle average that sizes the phase. ``short_cycle`` lists the (global batch, crop) of
     each iteration of one short cycle, the phase's own shape last (only that shape without a
-    short cycle).
+    short cycle), and ``jitter_scales`` the short-side jitter range of each. Clips sample every
+    ``min_sampling_rate``-th frame, or with ``sampling_rate`` above it a rate drawn up to it.
     """
 
     index: int
-    start: int
-    end: int
+    start: float
+    end: float
     kind: str
     lr_stage: int
     cycle_stage: int
@@ -85,13 +94,25 @@ class Phase:
     batch_multiplier: int
     avg_batch_multiplier: float
     short_cycle: tuple[tuple[int, int], ...]
+    jitter_scales: tuple[tuple[int, int], ...]
+    min_sampling_rate: int
     sampling_rate: int
     bn: BNSetting
     solver: SolverSetting
 
     @property
-    def num_epochs(self) -> int:
+    def num_epochs(self) -> float:
         return self.end - self.start
+
+    def clip_shapes(self) -> tuple[ClipShape, ...]:
+        """The :class:`ClipShape` of each short-cycle position, the phase's own shape last."""
+        return tuple(
+            ClipShape(
+                self.num_frames, crop, low, high, self.min_sampling_rate,
+                self.sampling_rate if self.sampling_rate > self.min_sampling_rate else 0,
+            )
+            for (_, crop), (low, high) in zip(self.short_cycle, self.jitter_scales)
+        )
 
     @property
     def mean_batch_size(self) -> float:
@@ -113,9 +134,9 @@ class Phase:
             "BN.NORM_TYPE": self.bn.norm_type,
             "BN.NUM_SPLITS": self.bn.num_splits,
             "BN.NUM_SYNC_DEVICES": self.bn.num_sync_devices,
-            "SOLVER.STEPS": list(self.solver.steps),
+            "SOLVER.STEPS": _plain(self.solver.steps),
             "SOLVER.LRS": list(self.solver.lrs),
-            "SOLVER.MAX_EPOCH": self.solver.max_epoch,
+            "SOLVER.MAX_EPOCH": int(math.ceil(self.solver.max_epoch - 1e-9)),
         }
         if self.solver.lr_rescaled:
             updates["SOLVER.BASE_LR"] = self.solver.base_lr
@@ -124,12 +145,19 @@ class Phase:
         return updates
 
 
+def _plain(steps) -> list:
+    """SOLVER.STEPS as written into a config: whole epochs stay ints, fractional ones floats."""
+    return [int(v) if float(v).is_integer() else round(float(v), 6) for v in steps]
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The whole multigrid schedule; build it with :func:`build_schedule`.
 
     ``mode`` is "long+short", "long" (long cycle only), "short" (short cycle only) or "off" (the
-    baseline as one phase). ``entries`` is PySlowFast's schedule list
+    baseline as one phase). ``unit`` is "epochs" (whole-epoch phases, PySlowFast's rounding) or
+    "iterations" (exact fractional phases; ``warmup_share`` is then the share of all iterations
+    the warm-up covers). ``entries`` is PySlowFast's schedule list
     ``(lr_stage, (B factor, T, S), end epoch)``, empty entries included; ``phases`` leaves out
     phases that rounding made empty. ``eval_epochs`` holds the 0-based epochs after which to
     evaluate and checkpoint (MULTIGRID.EVAL_FREQ times per phase, and after the last epoch); it
@@ -144,6 +172,7 @@ class Schedule:
     """
 
     mode: str
+    unit: str
     single_long_cycle: bool
     lr_policy: str
     epoch_factor: float
@@ -155,6 +184,7 @@ class Schedule:
     phases: tuple[Phase, ...]
     entries: tuple[tuple[int, tuple[int, int, int], int], ...]
     eval_epochs: tuple[int, ...] | None
+    warmup_share: float | None = None
 
     @property
     def long_cycle(self) -> bool:
@@ -162,9 +192,9 @@ class Schedule:
         return self.mode in ("long+short", "long")
 
     @property
-    def steps(self) -> list[int]:
+    def steps(self) -> list:
         """SOLVER.STEPS after :func:`init_cfg`."""
-        return list(self.phases[0].solver.steps)
+        return _plain(self.phases[0].solver.steps)
 
     @property
     def lrs(self) -> list[float]:
@@ -172,9 +202,15 @@ class Schedule:
         return list(self.phases[0].solver.lrs)
 
     @property
-    def max_epoch(self) -> int:
-        """SOLVER.MAX_EPOCH after :func:`init_cfg`: the end of the last phase."""
+    def max_epoch(self) -> float:
+        """The end of the last phase (fractional with iteration phases)."""
         return self.phases[-1].end
+
+    @property
+    def num_epochs(self) -> int:
+        """SOLVER.MAX_EPOCH after :func:`init_cfg`: the epochs the trainer runs, the last one
+        partial when the schedule ends inside an epoch."""
+        return int(math.ceil(self.max_epoch - 1e-9))
 
     def phase_at(self, epoch: float) -> Phase:
         """The phase holding ``epoch``; the last phase for epochs at or past the end."""
@@ -229,6 +265,8 @@ class Schedule:
             phases.append(row)
         return {
             "mode": self.mode,
+            "unit": self.unit,
+            "warmup_share": self.warmup_share,
             "single_long_cycle": self.single_long_cycle,
             "lr_policy": self.lr_policy,
             "epoch_factor": self.epoch_factor,

@@ -54,7 +54,7 @@ def init_updates(cfg: CfgNode, schedule: Schedule | None = None) -> dict[str, An
         "MULTIGRID.DEFAULT_MAX_EPOCH": schedule.baseline_max_epoch,
         "SOLVER.STEPS": schedule.steps,
         "SOLVER.LRS": schedule.lrs,
-        "SOLVER.MAX_EPOCH": schedule.max_epoch,
+        "SOLVER.MAX_EPOCH": schedule.num_epochs,
     }
 
 

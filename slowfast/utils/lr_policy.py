@@ -9,6 +9,7 @@ and writes the result into the optimizer with :func:`set_lr`. The numbers match 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Callable
 
 import torch
@@ -17,34 +18,72 @@ from fvcore.common.config import CfgNode
 from slowfast.config.errors import ConfigError
 
 
-def _step_index(cfg: CfgNode, cur_epoch: float) -> int:
-    """Index of the SOLVER.STEPS interval holding ``cur_epoch`` (the last one past MAX_EPOCH)."""
+def policy_lr(
+    policy: str,
+    epoch: float,
+    *,
+    base_lr: float,
+    steps: Sequence[float] = (),
+    lrs: Sequence[float] = (),
+    gamma: float = 0.1,
+    max_epoch: float = 1.0,
+    cosine_end_lr: float = 0.0,
+    cosine_start: float = 0.0,
+) -> float:
+    """The learning rate of ``policy`` at fractional ``epoch``, without warm-up: the one place
+    the formulas live (the config path below and the multigrid schedule both call it).
+
+    * ``steps_with_relative_lrs``: ``base_lr * lrs[i]`` in the ``steps`` interval ``i``;
+    * ``steps``: ``base_lr * gamma**i``;
+    * ``cosine``: half a cosine from ``base_lr`` at ``cosine_start`` to ``cosine_end_lr`` at
+      ``max_epoch``;
+    * ``constant``: ``base_lr``.
+    """
+    if policy == "cosine":
+        progress = (epoch - cosine_start) / (max_epoch - cosine_start)
+        return cosine_end_lr + 0.5 * (base_lr - cosine_end_lr) * (1.0 + math.cos(math.pi * progress))
+    if policy == "constant" or not steps:
+        return base_lr
+    index = 0
+    for i, start in enumerate(steps):
+        if epoch >= start:
+            index = i
+    if policy == "steps":
+        return base_lr * gamma**index
+    return base_lr * lrs[index]
+
+
+def _check_steps(cfg: CfgNode) -> None:
     steps = list(cfg.SOLVER.STEPS)
     if not steps or steps[0] != 0:
         raise ConfigError(
             f"SOLVER.STEPS must start at 0 for LR policy {cfg.SOLVER.LR_POLICY!r}, got {steps}"
         )
-    index = 0
-    for i, start in enumerate(steps):
-        if cur_epoch >= start:
-            index = i
-    return index
 
 
 def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times the SOLVER.LRS entry of the current step interval."""
-    index = _step_index(cfg, cur_epoch)
-    if index >= len(cfg.SOLVER.LRS):
+    _check_steps(cfg)
+    solver = cfg.SOLVER
+    index = sum(1 for s in solver.STEPS if cur_epoch >= s) - 1
+    if index >= len(solver.LRS):
         raise ConfigError(
-            f"SOLVER.LRS has {len(cfg.SOLVER.LRS)} entries but SOLVER.STEPS "
-            f"{list(cfg.SOLVER.STEPS)} needs {len(cfg.SOLVER.STEPS)}"
+            f"SOLVER.LRS has {len(solver.LRS)} entries but SOLVER.STEPS "
+            f"{list(solver.STEPS)} needs {len(solver.STEPS)}"
         )
-    return cfg.SOLVER.LRS[index] * cfg.SOLVER.BASE_LR
+    return policy_lr(
+        "steps_with_relative_lrs", cur_epoch, base_lr=solver.BASE_LR, steps=solver.STEPS,
+        lrs=solver.LRS,
+    )
 
 
 def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times GAMMA to the power of the current step interval's index."""
-    return cfg.SOLVER.BASE_LR * cfg.SOLVER.GAMMA ** _step_index(cfg, cur_epoch)
+    _check_steps(cfg)
+    solver = cfg.SOLVER
+    return policy_lr(
+        "steps", cur_epoch, base_lr=solver.BASE_LR, steps=solver.STEPS, gamma=solver.GAMMA
+    )
 
 
 def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
@@ -56,14 +95,13 @@ def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
             f"SOLVER.BASE_LR ({solver.BASE_LR})"
         )
     offset = solver.WARMUP_EPOCHS if solver.COSINE_AFTER_WARMUP else 0.0
-    span = solver.MAX_EPOCH - offset
-    if span <= 0:
+    if solver.MAX_EPOCH - offset <= 0:
         raise ConfigError(
             f"SOLVER.MAX_EPOCH ({solver.MAX_EPOCH}) must exceed the cosine start epoch ({offset})"
         )
-    progress = (cur_epoch - offset) / span
-    return solver.COSINE_END_LR + 0.5 * (solver.BASE_LR - solver.COSINE_END_LR) * (
-        1.0 + math.cos(math.pi * progress)
+    return policy_lr(
+        "cosine", cur_epoch, base_lr=solver.BASE_LR, max_epoch=solver.MAX_EPOCH,
+        cosine_end_lr=solver.COSINE_END_LR, cosine_start=offset,
     )
 
 

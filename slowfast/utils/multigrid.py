@@ -1,7 +1,9 @@
 """PySlowFast's multigrid interface, for training scripts written against it.
 
 ``MultigridSchedule`` keeps PySlowFast's methods and its ``.schedule`` list; the work is done by
-:mod:`slowfast.multigrid.schedule`, which new code should use directly. Differences from
+:mod:`slowfast.multigrid.schedule`, which new code should use directly. It always builds
+PySlowFast's schedule (whole-epoch phases, the short cycle in fine-tuning, PySlowFast's
+short-cycle rule), whatever MULTIGRID.PHASE_UNIT / FINE_TUNE_SHORT_CYCLE / SHORT_CYCLE_RULE say. Differences from
 PySlowFast: ``init_multigrid`` is idempotent, a long cycle without a short cycle works, empty
 phases are dropped from SOLVER.STEPS, and the BN setting counts every process
 (TRAIN.BATCH_SIZE is global here). See docs/MULTIGRID.md.
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 
 from fvcore.common.config import CfgNode
 
+from slowfast.multigrid.builder import pyslowfast_rules
 from slowfast.multigrid.schedule import Schedule, build_schedule, init_updates, set_keys
 from slowfast.utils.logging import get_logger
 
@@ -37,9 +40,10 @@ class MultigridSchedule:
         """Store the default shape in MULTIGRID.DEFAULT_B/T/S and rewrite SOLVER.STEPS / LRS /
         MAX_EPOCH for the schedule, in place; returns ``cfg``. Calling it again changes nothing.
         """
-        self.plan = build_schedule(cfg)
+        rules = pyslowfast_rules(cfg)
+        self.plan = build_schedule(rules)
         self.schedule = get_schedule_list(self.plan) if self.plan.long_cycle else None
-        set_keys(cfg, init_updates(cfg, self.plan))
+        set_keys(cfg, init_updates(rules, self.plan))
         if self.schedule is not None:
             print_schedule(self.schedule)
         return cfg
@@ -73,7 +77,7 @@ class MultigridSchedule:
 
     def get_long_cycle_schedule(self, cfg: CfgNode) -> list[Entry]:
         """The long-cycle schedule list of ``cfg`` (PySlowFast's method; needs LONG_CYCLE)."""
-        return get_schedule_list(build_schedule(cfg))
+        return get_schedule_list(build_schedule(pyslowfast_rules(cfg)))
 
 
 def get_schedule_list(plan: Schedule) -> list[Entry]:

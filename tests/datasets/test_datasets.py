@@ -1,4 +1,4 @@
-"""The item contract of Kinetics, SSv2 and Charades, and the shared multigrid crop hook."""
+"""The item contract of Kinetics, SSv2 and Charades, and the clip shapes a sampler asks for."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 
 from slowfast.config.errors import ConfigError
 from slowfast.datasets import build_dataset
+from slowfast.datasets.shape import ClipShape
 from slowfast.datasets.video_dataset import VideoDataset
 
 from .helpers import small_cfg, write_frame_list
@@ -37,14 +38,23 @@ def test_kinetics_train_item_contract(kinetics_cfg):
         assert label == int(f.read().splitlines()[5].split()[1])
 
 
-def test_short_cycle_ids_set_the_crop_and_the_jitter(kinetics_cfg):
+def test_a_clip_shape_sets_frames_crop_jitter_and_sampling_rate(kinetics_cfg):
     dataset = build_dataset("Kinetics", kinetics_cfg("MODEL.ARCH", "slow"), "train")
-    # S_default = TRAIN_CROP_SIZE = 32; factors 0.5 and 0.707.
-    assert dataset[(0, 0)][0][0].shape[-2:] == (16, 16)
-    assert dataset[(0, 1)][0][0].shape[-2:] == (23, 23)
-    assert dataset[(0, 2)][0][0].shape[-2:] == (32, 32)
-    with pytest.raises(ValueError, match="shape id 3"):
-        dataset[(0, 3)]
+    assert dataset[(0, ClipShape(4, 16, 16, 16, 1))][0][0].shape == (3, 4, 16, 16)
+    assert dataset[(0, ClipShape(2, 23, 30, 40, 2, 4))][0][0].shape == (3, 2, 23, 23)
+    # Without a shape: the configured one.
+    assert dataset[0][0][0].shape == (3, 8, 32, 32)
+    assert dataset.train_shape() == ClipShape(8, 32, 40, 48, 2, 0)
+
+    def spans(shape):  # how far apart the first and last decoded frames are, over 40 clips
+        return {(lambda i: i[-1] - i[0])(dataset.read_random_clip(0, shape)[1]) for _ in range(40)}
+
+    assert len(spans(ClipShape(4, 16, 16, 16, 1))) == 1  # one sampling rate
+    assert len(spans(ClipShape(4, 16, 16, 16, 1, 3))) > 1  # a rate drawn from [1, 3]
+    with pytest.raises(TypeError, match="must be a ClipShape"):
+        dataset[(0, 1)]
+    with pytest.raises(ValueError, match="max_scale 10 is below min_scale 16"):
+        ClipShape(4, 16, 16, 10, 1)
 
 
 def test_kinetics_test_split_orders_clips_by_video_then_view(kinetics_cfg):

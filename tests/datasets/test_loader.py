@@ -1,4 +1,4 @@
-"""Loaders: batching and collation, short-cycle shapes, per-process batch, reproducible seeding."""
+"""Loaders: batching and collation, scheduled shapes, per-process batch, reproducible seeding."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from slowfast.config.errors import ConfigError
-from slowfast.datasets.loader import construct_loader, per_process_batch_size, shuffle_dataset
-from slowfast.multigrid.short_cycle import ShortCycleBatchSampler
+from slowfast.datasets import build_dataset
+from slowfast.datasets.loader import (
+    build_loader,
+    construct_loader,
+    per_process_batch_size,
+    shuffle_dataset,
+)
+from slowfast.datasets.shape import ClipShape
+from slowfast.multigrid.sampler import ScheduledBatchSampler
 
 
 def test_train_and_test_batches(kinetics_cfg):
@@ -32,13 +39,15 @@ def test_charades_targets_collate_to_a_float_matrix(charades_cfg):
     assert labels.dtype == torch.float32 and labels.shape == (3, 5)  # 3 val videos
 
 
-def test_short_cycle_loader_cycles_crop_and_batch_size(kinetics_cfg):
-    cfg = kinetics_cfg("MULTIGRID.SHORT_CYCLE", True, "TRAIN.BATCH_SIZE", 1)
-    loader = construct_loader(cfg, "train")
-    shapes = [(f[1].shape[0], f[1].shape[-1]) for f, *_ in loader]
-    assert shapes == [(4, 16), (2, 23), (1, 32)] and len(loader) == 3
-    precise_bn = construct_loader(cfg, "train", is_precise_bn=True)
-    assert {f[1].shape[-1] for f, *_ in precise_bn} == {32}
+def test_a_scheduled_loader_yields_each_batch_at_its_shape(kinetics_cfg):
+    cfg = kinetics_cfg()
+    dataset = build_dataset("kinetics", cfg, "train")
+    small, full = ClipShape(4, 16, 16, 40, 1, 2), ClipShape(8, 32, 32, 40, 1)
+    sampler = ScheduledBatchSampler([(4, small), (2, full), (4, small)], len(dataset), seed=0)
+    loader = build_loader(dataset, cfg, sampler)
+    shapes = [tuple(f[1].shape) for f, *_ in loader]
+    assert shapes == [(4, 3, 4, 16, 16), (2, 3, 8, 32, 32), (4, 3, 4, 16, 16)]
+    assert len(loader) == 3
 
 
 def test_per_process_batch_size(kinetics_cfg):
@@ -75,13 +84,12 @@ def test_shuffle_dataset_makes_each_epoch_a_function_of_seed_and_epoch(kinetics_
     assert not torch.equal(third[0][1], fourth[0][1])
 
 
-def test_shuffle_dataset_sets_the_epoch_of_a_wrapped_distributed_sampler(kinetics_cfg):
-    cfg = kinetics_cfg()
+def test_shuffle_dataset_sets_the_epoch_of_samplers_and_batch_samplers():
     dataset = list(range(20))
+    shape = ClipShape(4, 16, 16, 16, 1)
+    scheduled = ScheduledBatchSampler([(2, shape)] * 3, len(dataset), seed=0)
+    shuffle_dataset(DataLoader(dataset, batch_sampler=scheduled), 5)
+    assert scheduled.epoch == 5
     sampler = DistributedSampler(dataset, num_replicas=2, rank=1, shuffle=True, seed=0)
-    loader = DataLoader(dataset, batch_sampler=ShortCycleBatchSampler(sampler, 2, True, cfg))
-    shuffle_dataset(loader, 5)
-    assert sampler.epoch == 5
-    plain = DataLoader(dataset, sampler=sampler, batch_size=2)
-    shuffle_dataset(plain, 6)
+    shuffle_dataset(DataLoader(dataset, sampler=sampler, batch_size=2), 6)
     assert sampler.epoch == 6

@@ -73,3 +73,37 @@ def test_reproduce_reuse_reads_finished_runs(tmp_path, capsys):
     assert table(first) == table(again)
     assert any(l.startswith("| multigrid, long cycle only") for l in again.read_text().splitlines())
     assert "2 of 3 runs read from the logs of an earlier run: base, mg" in again.read_text()
+
+
+def test_scale_study_writes_its_section_and_figure_between_tables_and_notes(tmp_path, monkeypatch):
+    """The section's rows, gaps and speedups come from the runs; a rerun replaces the section and
+    keeps the tables above it and the notes below it. (Training is covered above: here each run
+    returns fixed measurements.)"""
+    from slowfast.engine import reproduce
+    from slowfast.engine.demo import RunResult
+
+    def fake_run(name, cfg):
+        n = 1 if "base" in cfg.OUTPUT_DIR else 0
+        videos = int(cfg.OUTPUT_DIR.split("train")[-1].split("/")[0])
+        top1 = 90.0 if n else 80.0 + videos / 100
+        return RunResult(name, train_seconds=300.0 if n else 100.0, top1=top1, top5=100.0)
+
+    monkeypatch.setattr(reproduce, "run_one", fake_run)
+    monkeypatch.setattr(reproduce, "ensure_dataset", lambda *a, **k: None)
+    md = tmp_path / "RESULTS.md"
+    md.write_text(f"# tables\n\n| a | b |\n\n{reproduce.NOTES_MARKER}\n\nmy notes\n")
+    for _ in range(2):  # the second run replaces the section
+        reproduce.run_scale_study(str(md), str(tmp_path / "runs"), str(tmp_path / "data"),
+                                  sizes=(300, 600))
+    text = md.read_text()
+    assert text.startswith("# tables\n\n| a | b |") and text.endswith("my notes\n")
+    assert text.count(reproduce.SCALE_MARKER) == 1
+    rows = [line.strip("| ") for line in text.splitlines() if line.startswith("| 300 ") or
+            line.startswith("| 600 ")]
+    assert rows[0].split(" | ")[4:10] == ["83.0", "-7.0", "3.00x", "83.0", "-7.0", "3.00x"]
+    assert rows[1].split(" | ")[4:7] == ["86.0", "-4.0", "3.00x"]
+    assert rows[0].split(" | ")[3] == "1"  # the demo schedule's empty whole-epoch phase
+    png = tmp_path / "scale_study.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The tables' own rewrite keeps the scale section.
+    assert reproduce.kept_scale_study(str(md)).strip().startswith(reproduce.SCALE_MARKER)

@@ -1,9 +1,11 @@
-"""Multigrid in the training loop: every phase is visited and logged, shape switches are in
-memory and equal a rebuild-and-reload from a checkpoint file, and the final checkpoint has the
-plain-BN (PySlowFast) layout.
+"""Multigrid in the training loop: the run follows its iteration plan (every phase at its
+iteration and shape), shape switches are in memory and equal a rebuild-and-reload from a
+checkpoint file, resume inside the schedule is exact, and the final checkpoint has the plain-BN
+(PySlowFast) layout.
 """
 
 import os
+from collections import Counter
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.models import build_model
 from slowfast.models.norm import convert_norm
+from slowfast.multigrid.plan import IterationPlan
 from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
 from slowfast.utils.checkpoint import load_checkpoint, save_checkpoint
 from slowfast.utils.optimizer import construct_optimizer
@@ -34,25 +37,40 @@ def mg_run(datasets, tmp_path_factory):
     return out
 
 
-def test_multigrid_run_visits_every_phase(datasets, mg_run):
+def test_multigrid_run_follows_the_iteration_plan(datasets, mg_run):
     info = datasets["kinetics_mg"]
     out = mg_run
     cfg = init_cfg(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
                                                                 *MULTIGRID])))
     schedule = build_schedule(cfg)
+    plan = IterationPlan(schedule, 40)
     epochs = records(out, "train_epoch")
-    assert len(epochs) == schedule.max_epoch
-    shapes_run = {(r["batch_size"], r["num_frames"], r["crop_size"]) for r in epochs}
-    shapes_planned = {(p.batch_size, p.num_frames, p.crop_size) for p in schedule.phases}
-    assert shapes_run == shapes_planned
-    for rec in epochs:  # each epoch ran at the shape its phase prescribes
-        phase = schedule.phase_at(rec["epoch"] - 1)
-        assert (rec["batch_size"], rec["num_frames"]) == (phase.batch_size, phase.num_frames)
-        assert rec["iters"] > 0 and rec["first_batch_s"] < 2.0
+    assert len(epochs) == plan.num_epochs == cfg.SOLVER.MAX_EPOCH
+    starts = plan.epoch_starts
+    assert [r["iters"] for r in epochs] == [b - a for a, b in zip(starts, starts[1:])]
+    # Every phase starts at its planned iteration, at its shape; none is empty.
     switches = records(out, "multigrid_switch")
-    assert switches and all(s["switch_time_s"] < 2.0 for s in switches)
+    assert [s["iter"] for s in switches] == [sp.start_iter for sp in plan.spans]
+    assert [(s["batch_size"], s["num_frames"], s["crop_size"]) for s in switches] == [
+        (p.batch_size, p.num_frames, p.crop_size) for p in schedule.phases
+    ]
+    assert all(s["phase_iters"] >= 1 for s in switches)
     assert {s["norm_type"] for s in switches} >= {"sub_batchnorm", "batchnorm"}
+    # The run trained exactly the plan's clips at each shape (long and short cycles).
+    planned = Counter()
+    for it in range(plan.num_iters):
+        size, shape = plan.batch_at(it)
+        planned[shape.key] += size
+    assert records(out, "train_done")[-1]["clips_by_shape"] == dict(planned)
     assert len(records(out, "val_epoch")) == len(schedule.eval_epochs)
+    # The last iteration of each epoch (always logged) used the plan's LR, batch and shape.
+    last_iters = [r for r in records(out, "train_iter") if r["iter"] == r["iters"]]
+    assert len(last_iters) == sum(1 for a, b in zip(starts, starts[1:]) if b > a)
+    for rec in last_iters:
+        it = starts[rec["epoch"]] - 1
+        size, shape = plan.batch_at(it)
+        assert rec["lr"] == pytest.approx(plan.lr_at(it), rel=1e-5)
+        assert rec["shape"] == f"{size}x{shape.num_frames}x{shape.crop_size}"
     # The last checkpoint is in the plain-BN layout and loads strictly into a plain model.
     last = sorted(os.listdir(out / "checkpoints"))[-1]
     state = torch.load(out / "checkpoints" / last, map_location="cpu", weights_only=True)

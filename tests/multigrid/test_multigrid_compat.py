@@ -6,6 +6,7 @@ import os
 import pytest
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
+from slowfast.multigrid.builder import pyslowfast_rules
 from slowfast.multigrid.schedule import build_schedule
 from slowfast.utils.multigrid import (
     MultigridSchedule,
@@ -39,7 +40,7 @@ def test_update_long_cycle_changes_exactly_when_the_shape_does(opts):
     cfg = load(*opts)
     multigrid = MultigridSchedule()
     cfg = multigrid.init_multigrid(cfg)
-    plan = build_schedule(cfg)
+    plan = build_schedule(pyslowfast_rules(cfg))
     shape_changes = {0} | {
         b.start for a, b in zip(plan.phases, plan.phases[1:])
         if (a.num_frames, a.crop_size) != (b.num_frames, b.crop_size)

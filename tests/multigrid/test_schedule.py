@@ -8,6 +8,7 @@ import re
 import pytest
 
 from slowfast.config import ConfigError, assert_and_infer_cfg, build_cfg
+from slowfast.multigrid.builder import pyslowfast_rules
 from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -16,7 +17,10 @@ COSINE = "configs/Kinetics/SLOWFAST_8x8_R50_cosine_multigrid.yaml"
 
 
 def load(path=KINETICS, *opts):
-    return assert_and_infer_cfg(build_cfg([os.path.join(ROOT, path)], [str(o) for o in opts]))
+    """The config under PySlowFast's schedule rules (whole epochs); test_plan.py covers the
+    iteration phases."""
+    cfg = assert_and_infer_cfg(build_cfg([os.path.join(ROOT, path)], [str(o) for o in opts]))
+    return pyslowfast_rules(cfg)
 
 
 VARIANTS = [

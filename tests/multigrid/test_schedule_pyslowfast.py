@@ -18,6 +18,7 @@ import os
 import pytest
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
+from slowfast.multigrid.builder import pyslowfast_rules
 from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
 from slowfast.utils.multigrid import MultigridSchedule
 
@@ -36,7 +37,7 @@ def load(case):
     cfg = build_cfg([os.path.join(ROOT, case["config"])], opts)
     cfg.TRAIN.BATCH_SIZE *= shards
     cfg.TEST.BATCH_SIZE *= shards
-    return assert_and_infer_cfg(cfg), shards
+    return pyslowfast_rules(assert_and_infer_cfg(cfg)), shards
 
 
 def pyslowfast_lr(steps, lrs, max_epoch, epoch):

@@ -28,15 +28,31 @@ tool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tool)
 
 
-def test_acceptance_command():
-    out = subprocess.run(
-        [sys.executable, TOOL, "--cfg", KINETICS], cwd=ROOT, capture_output=True, text=True,
-        check=True,
+def run_tool(*args):
+    return subprocess.run(
+        [sys.executable, TOOL, "--cfg", KINETICS, *args], cwd=ROOT, capture_output=True,
+        text=True, check=True,
     ).stdout
-    assert "358 epochs in 13 phases" in out
+
+
+def test_acceptance_command():
+    out = run_tool()
+    assert "iteration phases" in out and "358.50 epochs in 13 phases" in out
+    assert "saving: 3.27x in compute" in out
+    assert "SOLVER.MAX_EPOCH 359" in out
+    rows = [line for line in out.splitlines() if re.match(r"\s*\d+\s+[\d.]+-[\d.]+ ", line)]
+    assert len(rows) == 13 and rows[-1].split()[1] == "345.32-358.50"
+    assert rows[-1].split()[-1] == "225,620-275,118"  # iterations for Kinetics-400
+    # Against PySlowFast's whole-epoch rounding: within one epoch at every boundary.
+    assert "largest gap: 0.50 epochs" in out
+
+
+def test_pyslowfast_rules_give_pyslowfast_numbers():
+    out = run_tool("MULTIGRID.PHASE_UNIT", "epochs", "MULTIGRID.FINE_TUNE_SHORT_CYCLE", "True")
+    assert "whole-epoch phases" in out and "358 epochs in 13 phases" in out
     assert "saving: 3.43x in compute" in out
     assert "SOLVER.MAX_EPOCH 358" in out
-    rows = [line for line in out.splitlines() if re.match(r"\s*\d+\s+\d+-\d+", line)]
+    rows = [line for line in out.splitlines() if re.match(r"\s*\d+\s+\d+-\d+ ", line)]
     assert len(rows) == 13 and rows[-1].split()[1] == "329-358"
 
 
@@ -65,7 +81,9 @@ def test_multigrid_configs_load_and_build(path):
     cfg = assert_and_infer_cfg(build_cfg([path]))
     assert cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE
     schedule = build_schedule(cfg)
-    assert schedule.max_epoch == round(cfg.SOLVER.MAX_EPOCH * cfg.MULTIGRID.EPOCH_FACTOR)
+    stretched = cfg.SOLVER.MAX_EPOCH * cfg.MULTIGRID.EPOCH_FACTOR
+    assert schedule.max_epoch == pytest.approx(stretched)
+    assert abs(build_schedule(cfg, unit="epochs").max_epoch - stretched) <= 0.5 + 1e-9
     assert 1.4 < schedule.compute_saving < 4.0
     # Over its baseline a multigrid config changes only multigrid keys, the test crop and (for
     # the cosine policy) the long-cycle boundaries.

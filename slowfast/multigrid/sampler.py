@@ -1,0 +1,97 @@
+"""The batch sampler that carries the schedule's shapes to the dataset, and its loaders.
+
+:class:`ScheduledBatchSampler` yields, for every iteration of a list of ``(global batch size,
+ClipShape)`` pairs (an epoch of an :class:`~slowfast.multigrid.plan.IterationPlan`, or a run of
+precise-BN batches), this process's share of the batch as ``[(index, shape), ...]``. Indices come
+from a stream of random permutations of the dataset seeded by ``(seed, epoch)``; each iteration
+takes the next ``global batch`` indices of the stream and process ``rank`` keeps the ``rank``-th
+slice. So every process sees the same shapes at the same iteration, the processes' indices are
+disjoint within an iteration, and an epoch repeats exactly for a given seed (a resumed run sees
+the batches an uninterrupted one would). The dataset is built once for all phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from fvcore.common.config import CfgNode
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from slowfast.datasets.loader import build_loader, world_size
+from slowfast.datasets.shape import ClipShape
+from slowfast.multigrid.plan import IterationPlan, PhaseSpan
+
+
+class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
+    """Per-process batches of ``(index, shape)`` for a given list of iterations."""
+
+    def __init__(
+        self,
+        batches: Sequence[tuple[int, ClipShape]],
+        num_items: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        epoch: int = 0,
+    ):
+        if num_items < 1:
+            raise ValueError(f"num_items must be >= 1, got {num_items}")
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} is outside [0, {world})")
+        for size, _ in batches:
+            if size < world or size % world:
+                raise ValueError(
+                    f"a global batch of {size} cannot be split evenly over {world} processes"
+                )
+        self.batches = list(batches)
+        self.num_items = num_items
+        self.seed = seed
+        self.rank = rank
+        self.world = world
+        self.epoch = epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose index stream the next pass draws."""
+        self.epoch = epoch
+
+    def _stream(self) -> Iterator[int]:
+        generator = torch.Generator()
+        round_ = 0
+        while True:
+            generator.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_009 + round_)
+            yield from torch.randperm(self.num_items, generator=generator).tolist()
+            round_ += 1
+
+    def __iter__(self) -> Iterator[list[tuple[int, ClipShape]]]:
+        stream = self._stream()
+        for size, shape in self.batches:
+            chunk = [next(stream) for _ in range(size)]
+            per = size // self.world
+            yield [(i, shape) for i in chunk[self.rank * per : (self.rank + 1) * per]]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def epoch_loader(dataset: Dataset, plan: IterationPlan, epoch: int, cfg: CfgNode) -> DataLoader:
+    """The training loader of ``epoch``: its iterations' batch sizes and shapes from ``plan``."""
+    sampler = ScheduledBatchSampler(
+        plan.batches(epoch), len(dataset), cfg.RNG_SEED, _rank(), world_size(cfg), epoch
+    )
+    return build_loader(dataset, cfg, sampler)
+
+
+def precise_bn_loader(dataset: Dataset, span: PhaseSpan, cfg: CfgNode) -> DataLoader:
+    """BN.NUM_BATCHES_PRECISE batches at the phase's own shape and batch size (no short cycle),
+    reshuffled per epoch by :func:`~slowfast.datasets.loader.shuffle_dataset`."""
+    batches = [(span.phase.batch_size, span.shapes[-1])] * cfg.BN.NUM_BATCHES_PRECISE
+    sampler = ScheduledBatchSampler(batches, len(dataset), cfg.RNG_SEED + 1, _rank(),
+                                    world_size(cfg))
+    return build_loader(dataset, cfg, sampler)
