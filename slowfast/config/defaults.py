@@ -277,14 +277,15 @@ _C.MULTIGRID.SINGLE_LONG_CYCLE = False
 # covers the share of iterations SOLVER.WARMUP_EPOCHS is of the baseline); "epochs" rounds them
 # to whole epochs as PySlowFast does. See docs/MULTIGRID.md.
 _C.MULTIGRID.PHASE_UNIT = "iterations"
-# How long the LR warm-up lasts with iteration phases: "iterations" covers the share of all
-# iterations that SOLVER.WARMUP_EPOCHS is of the baseline's epochs (the baseline's share);
-# "epochs" lasts SOLVER.WARMUP_EPOCHS epochs of the schedule, as in PySlowFast (far fewer
-# iterations, since the first phases have the largest batches).
-_C.MULTIGRID.WARMUP_UNIT = "iterations"
+# How long the LR warm-up lasts with iteration phases: "epochs" lasts SOLVER.WARMUP_EPOCHS
+# epochs of the schedule, as in PySlowFast (few iterations, since the first phases have the
+# largest batches); "iterations" covers the share of all iterations that SOLVER.WARMUP_EPOCHS is
+# of the baseline's epochs. Chosen by measurement (projects/multigrid/RESULTS.md).
+_C.MULTIGRID.WARMUP_UNIT = "epochs"
 # Whether the final fine-tuning phase (at the full shape) keeps the short cycle, as PySlowFast's
-# does. False: every fine-tuning iteration is at the full shape (same iteration count).
-_C.MULTIGRID.FINE_TUNE_SHORT_CYCLE = False
+# does. False: every fine-tuning iteration is at the full shape (the same share of iterations).
+# Chosen by measurement (projects/multigrid/RESULTS.md).
+_C.MULTIGRID.FINE_TUNE_SHORT_CYCLE = True
 # Short-cycle crops relative to the default crop ("pyslowfast") or to the long-cycle stage's own
 # crop ("paper": batch factors 4x, 2x, 1x inside every stage; PySlowFast issue #429).
 _C.MULTIGRID.SHORT_CYCLE_RULE = "pyslowfast"

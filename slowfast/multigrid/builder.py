@@ -251,6 +251,8 @@ def _stretch(epochs: Sequence[float], total: float, whole: bool) -> list[float]:
     for e in epochs:
         acc += e * factor
         ends.append(int(round(acc)) if whole else acc)
+    if not whole:
+        ends[-1] = float(total)  # exactly, not the running sum's rounding error
     return ends
 
 

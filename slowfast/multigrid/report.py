@@ -39,7 +39,8 @@ def _lr(schedule: Schedule, phase: Phase) -> str:
 
 
 def _epochs(value: float) -> str:
-    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+    """Whole epochs as integers, fractional ones with two decimals."""
+    return f"{round(value)}" if abs(value - round(value)) < 1e-6 else f"{value:.2f}"
 
 
 def format_table(schedule: Schedule, num_videos: int | None = None) -> str:

@@ -2,12 +2,14 @@
 
 :class:`ScheduledBatchSampler` yields, for every iteration of a list of ``(global batch size,
 ClipShape)`` pairs (an epoch of an :class:`~slowfast.multigrid.plan.IterationPlan`, or a run of
-precise-BN batches), this process's share of the batch as ``[(index, shape), ...]``. Indices come
-from a stream of random permutations of the dataset seeded by ``(seed, epoch)``; each iteration
-takes the next ``global batch`` indices of the stream and process ``rank`` keeps the ``rank``-th
-slice. So every process sees the same shapes at the same iteration, the processes' indices are
-disjoint within an iteration, and an epoch repeats exactly for a given seed (a resumed run sees
-the batches an uninterrupted one would). The dataset is built once for all phases.
+precise-BN batches), this process's share of the batch as ``[(index, shape), ...]``. Each epoch a
+random permutation of the dataset, seeded by ``(seed, epoch)``, is dealt out to the processes
+(process ``rank`` gets every ``world``-th index from ``rank`` on, as ``DistributedSampler``
+does); each iteration a process takes its ``global batch / world`` next indices from its share,
+which is reshuffled when it runs out (an epoch of iteration phases can need a few more clips
+than the dataset holds). So every process sees the same shapes at the same iteration, no index
+is seen by two processes in an epoch, and an epoch repeats exactly for a given seed (a resumed
+run sees the batches an uninterrupted one would). The dataset is built once for all phases.
 """
 
 from __future__ import annotations
@@ -56,19 +58,21 @@ class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
         self.epoch = epoch
 
     def _stream(self) -> Iterator[int]:
+        """This process's indices: its share of the epoch's permutation, then the same share
+        reshuffled as often as needed."""
         generator = torch.Generator()
-        round_ = 0
+        generator.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_009)
+        share = torch.randperm(self.num_items, generator=generator)[self.rank :: self.world]
+        if len(share) == 0:
+            share = torch.tensor([self.rank % self.num_items])
         while True:
-            generator.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_009 + round_)
-            yield from torch.randperm(self.num_items, generator=generator).tolist()
-            round_ += 1
+            yield from share.tolist()
+            share = share[torch.randperm(len(share), generator=generator)]
 
     def __iter__(self) -> Iterator[list[tuple[int, ClipShape]]]:
         stream = self._stream()
         for size, shape in self.batches:
-            chunk = [next(stream) for _ in range(size)]
-            per = size // self.world
-            yield [(i, shape) for i in chunk[self.rank * per : (self.rank + 1) * per]]
+            yield [(next(stream), shape) for _ in range(size // self.world)]
 
     def __len__(self) -> int:
         return len(self.batches)

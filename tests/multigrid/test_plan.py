@@ -18,7 +18,8 @@ KINETICS = "configs/Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid.yaml"
 DEMO = "configs/Synthetic/SLOWFAST_demo_multigrid.yaml"
 CONFIGS = [
     (KINETICS,),
-    (KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", True),
+    (KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", False),
+    (KINETICS, "MULTIGRID.WARMUP_UNIT", "iterations"),
     (KINETICS, "MULTIGRID.SHORT_CYCLE_RULE", "paper"),
     (KINETICS, "MULTIGRID.SHORT_CYCLE", False),
     (KINETICS, "MULTIGRID.LONG_CYCLE", False),
@@ -111,7 +112,7 @@ def test_whole_epochs_empty_phases_on_small_data_iterations_do_not():
 
 
 def test_warmup_covers_its_share_of_iterations_and_joins_the_schedule():
-    cfg = init_cfg(load(DEMO))
+    cfg = init_cfg(load(DEMO, "MULTIGRID.WARMUP_UNIT", "iterations"))
     plan = IterationPlan(build_schedule(cfg), 600)
     w = plan.warmup_iters
     assert w == round(plan.num_iters * cfg.SOLVER.WARMUP_EPOCHS / 12)
@@ -122,14 +123,25 @@ def test_warmup_covers_its_share_of_iterations_and_joins_the_schedule():
     assert lrs[w] == pytest.approx(phase.solver.lr_at(plan.epoch_at(w)))
 
 
-def test_lr_follows_the_phases_and_the_fine_tune_split():
+def test_warmup_in_epochs_lasts_warmup_epochs_of_the_schedule():
     cfg = init_cfg(load(DEMO))
+    plan = IterationPlan(build_schedule(cfg), 600)
+    assert plan.warmup_iters is None
+    end = next(i for i in range(plan.num_iters) if plan.epoch_at(i) >= cfg.SOLVER.WARMUP_EPOCHS)
+    lrs = [plan.lr_at(i) for i in range(end + 1)]
+    assert lrs[0] == pytest.approx(cfg.SOLVER.WARMUP_START_LR)
+    assert all(b > a for a, b in zip(lrs[:end], lrs[1:end]))
+    assert lrs[end] == pytest.approx(cfg.SOLVER.BASE_LR * 8)  # the first phase's full LR
+
+
+def test_lr_follows_the_phases_and_the_fine_tune_split():
+    cfg = init_cfg(load(DEMO, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", False))
     s = build_schedule(cfg)
     plan = IterationPlan(s, 600)
     base_lr = cfg.SOLVER.BASE_LR
     for span in plan.spans[:-1]:
         mid = (span.start_iter + span.end_iter) // 2
-        if mid >= plan.warmup_iters:
+        if plan.epoch_at(mid) >= cfg.SOLVER.WARMUP_EPOCHS:
             expected = base_lr * 0.1**span.phase.lr_stage * span.phase.batch_multiplier
             assert plan.lr_at(mid) == pytest.approx(expected)
     fine = plan.spans[-1]
@@ -150,9 +162,9 @@ def test_short_cycle_positions_cycle_inside_each_phase(schedule):
 
 
 def test_clean_fine_tune_keeps_the_rules_iterations_at_the_full_shape():
-    with_short = IterationPlan(build_schedule(init_cfg(load(
-        KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", True))), 240_436)
-    clean = IterationPlan(build_schedule(init_cfg(load(KINETICS))), 240_436)
+    with_short = IterationPlan(build_schedule(init_cfg(load(KINETICS))), 240_436)
+    clean = IterationPlan(build_schedule(init_cfg(load(
+        KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", False))), 240_436)
     a, b = with_short.spans[-1], clean.spans[-1]
     assert len(a.shapes) == 3 and len(b.shapes) == 1
     # The same share of all iterations (the whole schedule is then stretched to
@@ -177,14 +189,16 @@ def test_paper_short_cycle_rule_gives_4x_2x_1x_in_every_stage():
 
 def test_sampler_ranks_share_shapes_and_split_each_batch():
     plan = IterationPlan(build_schedule(init_cfg(load(DEMO))), 600)
-    batches = plan.batches(3)
+    batches = plan.batches(0)
     runs = [list(ScheduledBatchSampler(batches, 600, seed=4, rank=r, world=2, epoch=3))
             for r in (0, 1)]
     assert [[s for _, s in b][:1] for b in runs[0]] == [[s for _, s in b][:1] for b in runs[1]]
     for (size, shape), b0, b1 in zip(batches, *runs):
         assert len(b0) == len(b1) == size // 2
-        assert not {i for i, _ in b0} & {i for i, _ in b1}
         assert {s for _, s in b0} == {shape}
+    # No index is seen by both processes in the epoch (it needs more clips than the set has).
+    seen = [{i for b in run for i, _ in b} for run in runs]
+    assert sum(b for b, _ in batches) > 600 and not seen[0] & seen[1]
     again = list(ScheduledBatchSampler(batches, 600, seed=4, rank=0, world=2, epoch=3))
     other = list(ScheduledBatchSampler(batches, 600, seed=4, rank=0, world=2, epoch=4))
     assert again == runs[0] and other != runs[0]
@@ -197,6 +211,9 @@ def test_sampler_streams_every_index_before_repeating_one():
     batches = list(ScheduledBatchSampler([(7, shape)] * 5, 30, seed=0))
     flat = [i for b in batches for i, _ in b]
     assert sorted(flat[:30]) == list(range(30)) and len(flat) == 35
+    halves = [[i for b in ScheduledBatchSampler([(8, shape)] * 5, 30, seed=0, rank=r, world=2)
+               for i, _ in b] for r in (0, 1)]
+    assert sorted(halves[0][:15] + halves[1][:15]) == list(range(30))
     with pytest.raises(ValueError, match="cannot be split evenly over 2 processes"):
         ScheduledBatchSampler([(3, shape)], 30, seed=0, world=2)
 
