@@ -70,10 +70,13 @@ def test_multigrid_config_builds_a_saving_schedule(path):
 
 
 def test_stepwise_kinetics_schedule_is_13_phases_to_epoch_358():
-    schedule = build_schedule(assert_and_infer_cfg(build_cfg([STEPWISE_KINETICS])))
-    assert len(schedule.phases) == 13
-    assert schedule.phases[-1].end == 358 == schedule.max_epoch
-    assert [p.kind for p in schedule.phases].count("fine_tune") == 1
+    cfg = assert_and_infer_cfg(build_cfg([STEPWISE_KINETICS]))
+    whole = build_schedule(cfg, unit="epochs")  # PySlowFast's numbers
+    assert len(whole.phases) == 13
+    assert whole.phases[-1].end == 358 == whole.max_epoch
+    assert [p.kind for p in whole.phases].count("fine_tune") == 1
+    exact = build_schedule(cfg)  # what run_net trains: the same phases, unrounded
+    assert len(exact.phases) == 13 and exact.max_epoch == 358.5 and exact.num_epochs == 359
 
 
 @pytest.mark.parametrize("path", MULTIGRID_CONFIGS, ids=rel)

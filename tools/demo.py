@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """``make demo``: baseline vs multigrid on a synthetic Kinetics-format dataset, side by side.
 
-Options: --out DIR (output/demo), --data DIR (data/synthetic_kinetics), --size default|tiny,
+Options: --out DIR (output/demo), --data DIR (data/synthetic_kinetics), --size default|long|tiny
+(long: twice the epoch budget for both runs),
 then KEY VALUE config overrides applied to both runs.
 """
 

@@ -285,7 +285,7 @@ _C.MULTIGRID.WARMUP_UNIT = "epochs"
 # Whether the final fine-tuning phase (at the full shape) keeps the short cycle, as PySlowFast's
 # does. False: every fine-tuning iteration is at the full shape (the same share of iterations).
 # Chosen by measurement (projects/multigrid/RESULTS.md).
-_C.MULTIGRID.FINE_TUNE_SHORT_CYCLE = True
+_C.MULTIGRID.FINE_TUNE_SHORT_CYCLE = False
 # Short-cycle crops relative to the default crop ("pyslowfast") or to the long-cycle stage's own
 # crop ("paper": batch factors 4x, 2x, 1x inside every stage; PySlowFast issue #429).
 _C.MULTIGRID.SHORT_CYCLE_RULE = "pyslowfast"

@@ -19,7 +19,7 @@ from slowfast.engine.evaluator import ClipEvaluator, run_evaluation
 from slowfast.engine.trainer import HookBase, Trainer
 from slowfast.models.norm import aggregate_sub_bn_stats, convert_norm
 from slowfast.multigrid.phase import Schedule
-from slowfast.multigrid.plan import IterationPlan
+from slowfast.multigrid.plan import IterationPlan, PhaseSpan
 from slowfast.multigrid.sampler import epoch_loader, precise_bn_loader
 from slowfast.multigrid.schedule import apply_phase
 from slowfast.utils import distributed as du
@@ -68,9 +68,7 @@ class MultigridHook(HookBase):
             self._start_epoch(trainer, trainer.epoch)
 
     def before_step(self, trainer: Trainer) -> None:
-        span = self.plan.span_at(trainer.iter)
-        if span is not self.span:
-            self._switch(trainer, span)
+        self._follow(trainer)
 
     def _start_epoch(self, trainer: Trainer, epoch: int) -> None:
         trainer.iter = self.plan.epoch_starts[min(epoch, self.plan.num_epochs)]
@@ -80,11 +78,15 @@ class MultigridHook(HookBase):
         trainer.train_loader.plan_epoch = epoch
         # The phase of the epoch's first iteration, so that the cfg, BN and precise-BN loader
         # are right even for an epoch with no iteration.
+        self._follow(trainer)
+
+    def _follow(self, trainer: Trainer) -> None:
+        """Switch to the phase of iteration ``trainer.iter`` if it is not the current one."""
         span = self.plan.span_at(trainer.iter)
         if span is not self.span:
             self._switch(trainer, span)
 
-    def _switch(self, trainer: Trainer, span) -> None:
+    def _switch(self, trainer: Trainer, span: PhaseSpan) -> None:
         phase = span.phase
         t0 = time.perf_counter()
         trainer.cfg = apply_phase(trainer.cfg, phase)

@@ -60,13 +60,15 @@ Layout = list[tuple[int, _Stage, float]]
 
 def pyslowfast_rules(cfg: CfgNode) -> CfgNode:
     """A copy of ``cfg`` whose schedule follows PySlowFast to the letter: whole-epoch phases,
-    the short cycle kept in fine-tuning, short-cycle crops relative to the default crop."""
+    warm-up in epochs, the short cycle kept in fine-tuning, short-cycle crops relative to the
+    default crop."""
     cfg = cfg.clone()
     was_frozen = cfg.is_frozen()
     cfg.defrost()
     cfg.MULTIGRID.PHASE_UNIT = "epochs"
     cfg.MULTIGRID.FINE_TUNE_SHORT_CYCLE = True
     cfg.MULTIGRID.SHORT_CYCLE_RULE = "pyslowfast"
+    cfg.MULTIGRID.WARMUP_UNIT = "epochs"
     if was_frozen:
         cfg.freeze()
     return cfg

@@ -18,7 +18,7 @@ KINETICS = "configs/Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid.yaml"
 DEMO = "configs/Synthetic/SLOWFAST_demo_multigrid.yaml"
 CONFIGS = [
     (KINETICS,),
-    (KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", False),
+    (KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", True),
     (KINETICS, "MULTIGRID.WARMUP_UNIT", "iterations"),
     (KINETICS, "MULTIGRID.SHORT_CYCLE_RULE", "paper"),
     (KINETICS, "MULTIGRID.SHORT_CYCLE", False),
@@ -135,7 +135,7 @@ def test_warmup_in_epochs_lasts_warmup_epochs_of_the_schedule():
 
 
 def test_lr_follows_the_phases_and_the_fine_tune_split():
-    cfg = init_cfg(load(DEMO, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", False))
+    cfg = init_cfg(load(DEMO))
     s = build_schedule(cfg)
     plan = IterationPlan(s, 600)
     base_lr = cfg.SOLVER.BASE_LR
@@ -162,9 +162,9 @@ def test_short_cycle_positions_cycle_inside_each_phase(schedule):
 
 
 def test_clean_fine_tune_keeps_the_rules_iterations_at_the_full_shape():
-    with_short = IterationPlan(build_schedule(init_cfg(load(KINETICS))), 240_436)
-    clean = IterationPlan(build_schedule(init_cfg(load(
-        KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", False))), 240_436)
+    with_short = IterationPlan(build_schedule(init_cfg(load(
+        KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", True))), 240_436)
+    clean = IterationPlan(build_schedule(init_cfg(load(KINETICS))), 240_436)
     a, b = with_short.spans[-1], clean.spans[-1]
     assert len(a.shapes) == 3 and len(b.shapes) == 1
     # The same share of all iterations (the whole schedule is then stretched to
