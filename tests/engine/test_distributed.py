@@ -3,10 +3,18 @@ rank 0 alone writes, and the loss follows the 1-process run with the same global
 """
 
 import os
+import socket
 import subprocess
 import sys
 
 from tests.engine.conftest import ROOT, TINY_CFG, TINY_MODEL, records, run_net
+
+
+def free_port() -> int:
+    """A port the OS has just handed out, so that concurrent runs of the suite do not collide."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_torchrun_two_processes_gloo(datasets, tmp_path):
@@ -16,7 +24,7 @@ def test_torchrun_two_processes_gloo(datasets, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", "29731", os.path.join(ROOT, "tools", "run_net.py"),
+        "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
         "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *opts,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
@@ -53,7 +61,7 @@ def test_torchrun_multigrid_two_processes(datasets, tmp_path):
     opts = list(MULTIGRID)
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", "29733", os.path.join(ROOT, "tools", "run_net.py"),
+        "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
         "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *opts,
         "BN.USE_PRECISE_STATS", "False", "TEST.ENABLE", "False",
     ]
