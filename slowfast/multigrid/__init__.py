@@ -1,7 +1,7 @@
 """Multigrid training (Wu et al., CVPR 2020): the schedule as data, and the config it rewrites.
 
-The short-cycle batch sampler lives in :mod:`slowfast.multigrid.short_cycle` (it needs torch and
-is not imported here).
+The schedule placed at iterations for a dataset size is :mod:`slowfast.multigrid.plan`; the batch
+sampler that hands its clip shapes to the dataset is :mod:`slowfast.multigrid.sampler`.
 """
 
 from slowfast.multigrid.schedule import (

@@ -47,19 +47,16 @@ class SolverSetting:
     cosine_after_warmup: bool
     lr_rescaled: bool = False
 
-    def lr_at(self, epoch: float) -> float:
-        """The learning rate at fractional ``epoch``, without warm-up (lr_policy's formulas)."""
-        return self._policy_lr(epoch)
-
     def lr_with_warmup(self, epoch: float) -> float:
         """The learning rate at fractional ``epoch`` with the linear warm-up over
         ``warmup_epochs`` epochs from ``warmup_start_lr``, as PySlowFast's get_lr_at_epoch."""
         if epoch < self.warmup_epochs:
-            end = self._policy_lr(self.warmup_epochs)
+            end = self.lr_at(self.warmup_epochs)
             return self.warmup_start_lr + (end - self.warmup_start_lr) * epoch / self.warmup_epochs
-        return self._policy_lr(epoch)
+        return self.lr_at(epoch)
 
-    def _policy_lr(self, epoch: float) -> float:
+    def lr_at(self, epoch: float) -> float:
+        """The learning rate at fractional ``epoch``, without warm-up (lr_policy's formulas)."""
         return policy_lr(
             self.lr_policy, epoch, base_lr=self.base_lr, steps=self.steps, lrs=self.lrs,
             gamma=self.gamma, max_epoch=self.max_epoch, cosine_end_lr=self.cosine_end_lr,

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from slowfast.datasets.loader import build_loader, world_size
 from slowfast.datasets.shape import ClipShape
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan
+from slowfast.utils.distributed import get_rank
 
 
 class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
@@ -78,16 +79,10 @@ class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
         return len(self.batches)
 
 
-def _rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def epoch_loader(dataset: Dataset, plan: IterationPlan, epoch: int, cfg: CfgNode) -> DataLoader:
     """The training loader of ``epoch``: its iterations' batch sizes and shapes from ``plan``."""
     sampler = ScheduledBatchSampler(
-        plan.batches(epoch), len(dataset), cfg.RNG_SEED, _rank(), world_size(cfg), epoch
+        plan.batches(epoch), len(dataset), cfg.RNG_SEED, get_rank(), world_size(cfg), epoch
     )
     return build_loader(dataset, cfg, sampler)
 
@@ -96,6 +91,6 @@ def precise_bn_loader(dataset: Dataset, span: PhaseSpan, cfg: CfgNode) -> DataLo
     """BN.NUM_BATCHES_PRECISE batches at the phase's own shape and batch size (no short cycle),
     reshuffled per epoch by :func:`~slowfast.datasets.loader.shuffle_dataset`."""
     batches = [(span.phase.batch_size, span.shapes[-1])] * cfg.BN.NUM_BATCHES_PRECISE
-    sampler = ScheduledBatchSampler(batches, len(dataset), cfg.RNG_SEED + 1, _rank(),
+    sampler = ScheduledBatchSampler(batches, len(dataset), cfg.RNG_SEED + 1, get_rank(),
                                     world_size(cfg))
     return build_loader(dataset, cfg, sampler)
