@@ -135,8 +135,8 @@ def test_in_memory_switch_equals_checkpoint_reload(datasets, tmp_path):
 
 
 def test_resume_inside_the_schedule_matches_uninterrupted_run(datasets, mg_run, tmp_path):
-    """Stopped after epoch 4 (inside the long cycle) and resumed: the same phases, and exactly
-    the parameters of the uninterrupted run at the end."""
+    """Stopped after epoch 4 (inside a phase and its short cycle) and resumed: the same epochs,
+    phases and iterations, and exactly the parameters of the uninterrupted run at the end."""
     from slowfast.engine.hooks import default_hooks
     from slowfast.engine.launch import build_multigrid_schedule, seed_everything
     from slowfast.engine.trainer import HookBase, Trainer
@@ -163,6 +163,11 @@ def test_resume_inside_the_schedule_matches_uninterrupted_run(datasets, mg_run, 
             Trainer(cfg, hooks=hooks).train()
         except Stop:
             pass
+    # The stop falls inside a phase and inside its short cycle, not at a boundary.
+    plan = IterationPlan(build_schedule(init_cfg(base)), 40)
+    stop_at = plan.epoch_starts[4]
+    span = plan.span_at(stop_at)
+    assert span.start_iter < stop_at and (stop_at - span.start_iter) % len(span.shapes) != 0
     full, resumed = records(mg_run, "train_epoch"), records(out, "train_epoch")
     key = lambda r: (r["epoch"], r["batch_size"], r["num_frames"], r["crop_size"], r["iters"])
     assert [key(r) for r in resumed] == [key(r) for r in full]
