@@ -273,6 +273,7 @@ def plot_scale_study(rows: dict[int, dict[str, RunResult]], path: str) -> None:
                        (speed_ax, "training speedup over the baseline")):
         ax.set_xscale("log")
         ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("training videos")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
