@@ -362,7 +362,7 @@ def _eval_epochs_exact(phases: Sequence[Phase], eval_freq: int) -> tuple[int, ..
 
 
 def _solver(
-    cfg: CfgNode, base: _Baseline, steps, lrs, max_epoch: int, scale: float | None = None
+    cfg: CfgNode, base: _Baseline, steps, lrs, max_epoch: float, scale: float | None = None
 ) -> SolverSetting:
     """The SOLVER values of a phase; ``scale`` (cosine with a long cycle) multiplies the LRs."""
     s = cfg.SOLVER
@@ -445,7 +445,7 @@ def _warmup_share(cfg: CfgNode, base: _Baseline, whole: bool) -> float | None:
     return min(max(cfg.SOLVER.WARMUP_EPOCHS, 0.0) / base.max_epoch, 1.0)
 
 
-def _stepwise_solver(layout: Layout, ends: list[int], gamma: float) -> tuple[list, list]:
+def _stepwise_solver(layout: Layout, ends: list[float], gamma: float) -> tuple[list, list]:
     """PySlowFast's SOLVER.STEPS / LRS: one step per phase, relative LR GAMMA**(LR stage) times
     the batch multiplier (linear scaling), and the fine-tuning phase cut in half, its first
     half keeping the LR of the phase before it."""
@@ -457,7 +457,7 @@ def _stepwise_solver(layout: Layout, ends: list[int], gamma: float) -> tuple[lis
 
 
 def _single_cycle_solver(
-    layout: Layout, ends: list[int], lr_steps: list[int], gamma: float
+    layout: Layout, ends: list[float], lr_steps: list[float], gamma: float
 ) -> tuple[list, list]:
     """One long cycle: a step at every phase start and every stretched baseline LR step, the
     relative LR being GAMMA**(baseline LR stage) times the multiplier of the phase."""
@@ -470,7 +470,7 @@ def _single_cycle_solver(
     return steps, lrs
 
 
-def _index_at(bounds: Sequence[int], epoch: int) -> int:
+def _index_at(bounds: Sequence[float], epoch: float) -> int:
     """Index of the last of the increasing ``bounds`` at or before ``epoch`` (0 if none)."""
     return max([i for i, b in enumerate(bounds) if b <= epoch], default=0)
 
