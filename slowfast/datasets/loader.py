@@ -9,24 +9,29 @@
   random (train) or sequential sampler; training drops the last incomplete batch;
 * clips of the configured shape: multigrid's changing shapes (long and short cycles) come from
   :mod:`slowfast.multigrid.sampler`, which wraps the same dataset with :func:`build_loader`;
-* reproducible augmentation: a ``torch.Generator`` seeded from ``RNG_SEED`` drives the shuffling
-  and the per-epoch worker seeds, and each worker reseeds its copy of the dataset's random stream,
-  so workers and epochs differ while a given ``RNG_SEED`` repeats exactly;
-  :func:`shuffle_dataset` reseeds it from (``RNG_SEED``, epoch), so a resumed run sees the same
-  data as an uninterrupted one;
+* reproducible augmentation: a ``torch.Generator`` seeded from ``RNG_SEED`` drives the shuffling,
+  and :func:`shuffle_dataset` reseeds it from (``RNG_SEED``, epoch); every training item gets its
+  own augmentation seed from (``RNG_SEED``, epoch, rank, iteration, slot) (:func:`item_seed`), so
+  a clip does not depend on the number of workers or on what was loaded before it;
+* resumable: a training batch sampler can start an epoch at any iteration
+  (:func:`start_at`) without loading the batches before it, which with the item seeds gives a
+  run resumed mid-epoch exactly the batches of an uninterrupted one;
 * decoder threads: all cores when loading in the main process, ``cores // NUM_WORKERS`` in each
   worker (threads beyond the free cores only add overhead).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from fvcore.common.config import CfgNode
 from torch.utils.data import (
+    BatchSampler,
     DataLoader,
     DistributedSampler,
     RandomSampler,
@@ -38,6 +43,7 @@ from torch.utils.data._utils.collate import default_collate
 
 from slowfast.config.errors import ConfigError
 from slowfast.datasets.build import build_dataset
+from slowfast.utils.preemption import shield_worker
 
 SPLITS = ("train", "val", "test")
 
@@ -81,6 +87,7 @@ def seed_worker(worker_id: int) -> None:
     the CPU cores (cores // workers) for the worker's video decoder."""
     # Do not call cv2.setNumThreads here: in a worker forked after the parent used OpenCV's
     # thread pool it deadlocks.
+    shield_worker()  # preemption signals are for the training process, which stops the loader
     info = get_worker_info()
     if hasattr(info.dataset, "reseed"):
         info.dataset.reseed(info.seed)
@@ -110,9 +117,80 @@ def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> D
     train = split == "train"
     generator = _seeded_generator(dataset, cfg)
     sampler = _index_sampler(dataset, train, cfg, generator)
-    return _loader(
-        dataset, cfg, generator, sampler=sampler, batch_size=batch_size, drop_last=train
-    )
+    if train:
+        batches = TrainBatchSampler(sampler, batch_size, cfg.RNG_SEED, _rank())
+        return _loader(dataset, cfg, generator, batch_sampler=batches)
+    return _loader(dataset, cfg, generator, sampler=sampler, batch_size=batch_size)
+
+
+def item_seed(seed: int, epoch: int, rank: int, iteration: int, slot: int) -> int:
+    """The augmentation seed of the ``slot``-th item of a process's batch ``iteration`` (an
+    epoch's 0-based iteration); the same numbers give the same seed on every machine."""
+    digest = hashlib.blake2b(f"{seed}/{epoch}/{rank}/{iteration}/{slot}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little")
+
+
+class ResumableBatches:
+    """What a training batch sampler shares: the epoch, and an iteration to start the next pass
+    at (:func:`start_at`), after which passes start at 0 again."""
+
+    epoch = 0
+    _start = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def start_at(self, iteration: int) -> None:
+        if not 0 <= iteration <= len(self):
+            raise ValueError(f"cannot start at iteration {iteration} of {len(self)}")
+        self._start = iteration
+
+    def _take_start(self) -> int:
+        start, self._start = self._start, 0
+        return start
+
+
+class TrainBatchSampler(ResumableBatches, Sampler[list[tuple[int, None, int]]]):
+    """Batches of ``sampler``'s indices (the last incomplete one dropped), each index with the
+    item's augmentation seed, as ``(index, None, seed)`` keys (None: the config's clip shape)."""
+
+    def __init__(self, sampler: Sampler[int], batch_size: int, seed: int, rank: int = 0):
+        self.batches = BatchSampler(sampler, batch_size, drop_last=True)
+        self.seed = seed
+        self.rank = rank
+
+    @property
+    def sampler(self) -> Sampler[int]:
+        return self.batches.sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[tuple[int, None, int]]]:
+        start = self._take_start()
+        for it, batch in enumerate(self.batches):
+            if it >= start:
+                yield [
+                    (index, None, item_seed(self.seed, self.epoch, self.rank, it, slot))
+                    for slot, index in enumerate(batch)
+                ]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def start_at(loader: DataLoader, iteration: int) -> None:
+    """Make the loader's next pass begin at ``iteration`` of its epoch (resuming mid-epoch); the
+    batches before it are not loaded."""
+    if iteration == 0:
+        return
+    if not isinstance(loader.batch_sampler, ResumableBatches):
+        raise TypeError(
+            f"a loader with a {type(loader.batch_sampler).__name__} cannot start mid-epoch"
+        )
+    loader.batch_sampler.start_at(iteration)
 
 
 def build_loader(dataset: Any, cfg: CfgNode, batch_sampler: Sampler) -> DataLoader:
@@ -155,8 +233,8 @@ def shuffle_dataset(loader: DataLoader, epoch: int) -> None:
     ``set_epoch``, the epoch and reseed the loader's shuffling and augmentation streams from it.
     """
     if hasattr(loader.batch_sampler, "set_epoch"):
-        loader.batch_sampler.set_epoch(epoch)
-    if isinstance(loader.sampler, DistributedSampler):
+        loader.batch_sampler.set_epoch(epoch)  # a training batch sampler tells its sampler
+    elif isinstance(loader.sampler, DistributedSampler):
         loader.sampler.set_epoch(epoch)
     # Each epoch's order and augmentations depend only on (RNG_SEED, epoch), so a run resumed
     # at any epoch sees exactly the data an uninterrupted run would have seen.

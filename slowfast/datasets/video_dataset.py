@@ -144,33 +144,40 @@ class VideoDataset(Dataset):
             cfg.DATA.SAMPLING_RATE, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE,
         )
 
-    def __getitem__(self, key: int | tuple[int, ClipShape]):
-        index, shape = key if isinstance(key, tuple) else (key, None)
-        index = int(index)
+    def __getitem__(self, key: int | tuple):
+        """A training item for ``index``, ``(index, shape)`` or ``(index, shape, seed)``.
+
+        ``shape`` (a :class:`ClipShape`, or None for the config's) is the clip's shape; ``seed``
+        draws the item's augmentation from its own stream instead of the dataset's running one,
+        so that an item is the same whichever worker loads it and whatever came before it (the
+        training samplers give every item a seed; a resumed run relies on it).
+        """
+        index, shape, seed = _split_key(key)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} is outside [0, {len(self)})")
         if self.split == "test":
             return self._test_item(index)
         if shape is not None and not isinstance(shape, ClipShape):
             raise TypeError(f"a training item's shape must be a ClipShape, got {shape!r}")
-        return self._train_item(index, shape or self.train_shape())
+        rng = self.rng if seed is None else random.Random(int(seed))
+        return self._train_item(index, shape or self.train_shape(), rng)
 
     # ----------------------------------------------------------------------------------------
     # Training and validation
     # ----------------------------------------------------------------------------------------
-    def _train_item(self, video_idx: int, shape: ClipShape):
+    def _train_item(self, video_idx: int, shape: ClipShape, rng: random.Random):
         skipped: list[str] = []
         max_retries = self.cfg.DATA.MAX_LOAD_RETRIES
         for _ in range(max_retries + 1):
             try:
-                frames, indices = self.read_random_clip(video_idx, shape)
+                frames, indices = self.read_random_clip(video_idx, shape, rng)
                 break
             except DataError as e:
                 name = self.records[video_idx].name
                 logger.warning("skipping unreadable %s sample %s: %s", self.split, name, e)
                 skipped.append(name)
                 last_error = e
-                video_idx = self.rng.randrange(self.num_videos)
+                video_idx = rng.randrange(self.num_videos)
         else:
             raise DataError(
                 f"{max_retries + 1} {self.split} samples in a row could not be loaded "
@@ -178,24 +185,25 @@ class VideoDataset(Dataset):
             )
         label = self._label_output(self.clip_label(video_idx, indices))
         meta = {"video_idx": video_idx, "skipped": skipped, "failed": False}
-        return self.transform_train_clip(frames, shape), label, video_idx, meta
+        return self.transform_train_clip(frames, shape, rng), label, video_idx, meta
 
     def read_random_clip(
-        self, video_idx: int, shape: ClipShape | None = None
+        self, video_idx: int, shape: ClipShape | None = None, rng: random.Random | None = None
     ) -> tuple[np.ndarray, list[int]]:
         """A random clip of a video as ``T x H x W x 3`` uint8, and its frame indices."""
         shape = shape or self.train_shape()
+        rng = rng or self.rng
         sampling_rate = sampling.draw_sampling_rate(
-            shape.sampling_rate, shape.max_sampling_rate, self.rng
+            shape.sampling_rate, shape.max_sampling_rate, rng
         )
         with self._open(self.records[video_idx]) as reader:
             indices = self._frame_indices(
-                reader, sampling.RANDOM_VIEW, sampling_rate, shape.num_frames
+                reader, sampling.RANDOM_VIEW, sampling_rate, shape.num_frames, rng
             )
             return reader.read(indices), indices
 
     def transform_train_clip(
-        self, frames: np.ndarray, shape: ClipShape | None = None
+        self, frames: np.ndarray, shape: ClipShape | None = None, rng: random.Random | None = None
     ) -> list[torch.Tensor]:
         """Random scale and crop (of ``shape``'s size and jitter) and flip, then packing."""
         cfg = self.cfg
@@ -206,7 +214,7 @@ class VideoDataset(Dataset):
             shape.max_scale,
             shape.crop_size,
             cfg.DATA.RANDOM_FLIP,
-            self.rng,
+            rng or self.rng,
             inverse_uniform=cfg.DATA.INV_UNIFORM_SAMPLE,
         )
         return self._pack(frames)
@@ -286,9 +294,15 @@ class VideoDataset(Dataset):
         return opener()
 
     def _frame_indices(
-        self, reader: VideoReader, view: int, sampling_rate: int, num_frames: int | None = None
+        self,
+        reader: VideoReader,
+        view: int,
+        sampling_rate: int,
+        num_frames: int | None = None,
+        rng: random.Random | None = None,
     ) -> list[int]:
         cfg = self.cfg
+        rng = rng or self.rng
         num_frames = num_frames or cfg.DATA.NUM_FRAMES
         num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS
         if self.temporal_rule == "clip":
@@ -300,13 +314,13 @@ class VideoDataset(Dataset):
                 cfg.DATA.TARGET_FPS,
                 view,
                 num_views,
-                self.rng,
+                rng,
             )
         if self.temporal_rule == "segment":
-            return sampling.segment_indices(reader.num_frames, num_frames, view, self.rng)
+            return sampling.segment_indices(reader.num_frames, num_frames, view, rng)
         if self.temporal_rule == "stride":
             return sampling.stride_indices(
-                reader.num_frames, num_frames, sampling_rate, view, num_views, self.rng
+                reader.num_frames, num_frames, sampling_rate, view, num_views, rng
             )
         raise ValueError(f"unknown temporal_rule {self.temporal_rule!r}")
 
@@ -320,3 +334,16 @@ class VideoDataset(Dataset):
         target = torch.zeros(self.cfg.MODEL.NUM_CLASSES, dtype=torch.float32)
         target[list(label)] = 1.0
         return target
+
+
+def _split_key(key: int | tuple) -> tuple[int, ClipShape | None, int | None]:
+    """``(index, shape, seed)`` of a dataset key (see :meth:`VideoDataset.__getitem__`)."""
+    if not isinstance(key, tuple):
+        return int(key), None, None
+    if not 1 <= len(key) <= 3:
+        raise TypeError(
+            f"a dataset key is index, (index, shape) or (index, shape, seed); got {key!r}"
+        )
+    index, shape, seed = (*key, None, None)[:3]
+    return int(index), shape, seed
+

@@ -1,18 +1,24 @@
 """What ``tools/run_net.py`` does: parse, validate, then dry-run, train and/or test.
 
 User mistakes (a bad config key, a missing file, a malformed annotation) end the process with
-status 2 and a one-line message instead of a traceback.
+status 2 and a one-line message instead of a traceback, also when they happen inside a process
+spawned for a GPU or started by torchrun. A job preempted by SIGTERM or SIGUSR1 writes a
+checkpoint and ends with status 75 (:data:`~slowfast.utils.preemption.PREEMPTED_EXIT_CODE`); the
+same command resumes it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from fvcore.common.config import CfgNode
 
 from slowfast.config.defaults import assert_and_infer_cfg
 from slowfast.config.errors import ConfigError
+from slowfast.utils.distributed import ChildUserError
 from slowfast.utils.parser import load_config, parse_args, user_error
+from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
@@ -21,7 +27,10 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from slowfast.engine.trainer import TrainingError
     from slowfast.utils.checkpoint import CheckpointMismatchError
 
-    return (ConfigError, FileNotFoundError, DataError, TrainingError, CheckpointMismatchError)
+    return (
+        ConfigError, FileNotFoundError, DataError, TrainingError, CheckpointMismatchError,
+        ChildUserError,
+    )
 
 
 def dry_run(cfg: CfgNode) -> int:
@@ -53,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dry_run(cfg)
         from slowfast.engine.launch import run
 
-        run(cfg, init_method=args.init_method)
+        run(cfg, init_method=args.init_method, user_errors=errors)
     except errors as e:
         user_error(str(e))
+    except Preempted as e:
+        print(f"preempted: {e}", file=sys.stderr)
+        return PREEMPTED_EXIT_CODE
     return 0

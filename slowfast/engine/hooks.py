@@ -72,6 +72,8 @@ class MultigridHook(HookBase):
 
     def _start_epoch(self, trainer: Trainer, epoch: int) -> None:
         trainer.iter = self.plan.epoch_starts[min(epoch, self.plan.num_epochs)]
+        if epoch == trainer.start_epoch:
+            trainer.iter += trainer.start_iter  # resumed inside this epoch
         if epoch >= self.plan.num_epochs:
             return
         trainer.train_loader = epoch_loader(self.dataset, self.plan, epoch, trainer.cfg)

@@ -70,7 +70,7 @@ def _match_world_size(cfg: CfgNode) -> CfgNode:
 def _job(cfg: CfgNode) -> None:
     """What every process runs once the process group (if any) is up."""
     cfg = _match_world_size(cfg)
-    setup_logging(cfg.OUTPUT_DIR, du.is_master_proc())
+    setup_logging(cfg.OUTPUT_DIR, du.is_master_proc(), du.get_rank())
     backend = du.get_backend()
     logger.info(
         "rank %d, world size: %d, backend: %s, device: %s",
@@ -86,6 +86,11 @@ def _job(cfg: CfgNode) -> None:
         test(cfg)
 
 
-def run(cfg: CfgNode, init_method: str = "tcp://localhost:9999") -> None:
-    """Launch :func:`_job` on every process of the job (PySlowFast's launch semantics)."""
-    du.launch_job(cfg, init_method, _job)
+def run(
+    cfg: CfgNode,
+    init_method: str = "tcp://localhost:9999",
+    user_errors: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Launch :func:`_job` on every process of the job (PySlowFast's launch semantics);
+    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``)."""
+    du.launch_job(cfg, init_method, _job, user_errors=user_errors)

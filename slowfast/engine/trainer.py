@@ -1,8 +1,14 @@
 """The training loop: steps only; evaluation, checkpoints, precise BN, multigrid and logging are
 hooks (see :mod:`slowfast.engine.hooks`).
 
-A hook sees the trainer and may replace its loaders or its config between epochs (the multigrid
-hook does so at each schedule phase), never in the middle of an epoch.
+A hook sees the trainer and may replace its loaders or its config between epochs, or switch the
+phase before a step (the multigrid hook does both).
+
+Preemption: while :meth:`Trainer.train` runs, SIGTERM and SIGUSR1 only set a flag
+(:mod:`slowfast.utils.preemption`). Every process learns of it in the step's all-reduce, so all
+stop after the same step; the master writes a mid-epoch checkpoint (model, optimizer, scaler,
+RNG, counters, the epoch's running totals and the loader position) and :class:`Preempted` is
+raised. A run started again resumes at the next iteration with the same batches.
 """
 
 from __future__ import annotations
@@ -16,18 +22,24 @@ from typing import Any
 import torch
 from fvcore.common.config import CfgNode
 
-from slowfast.datasets.loader import construct_loader, shuffle_dataset
+from slowfast.datasets.loader import construct_loader, shuffle_dataset, start_at
 from slowfast.engine.losses import get_loss_func
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils import precision
 from slowfast.utils.distributed import unwrap
-from slowfast.utils.checkpoint import auto_resume, load_train_checkpoint
+from slowfast.utils.checkpoint import (
+    auto_resume,
+    get_path_to_checkpoint,
+    load_train_checkpoint,
+    save_checkpoint,
+)
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
 from slowfast.utils.meters import memory_mb
 from slowfast.utils.metrics import topk_errors
 from slowfast.utils.optimizer import clip_gradients, construct_optimizer
+from slowfast.utils.preemption import Preempted, PreemptionWatcher
 
 logger = get_logger(__name__)
 
@@ -93,6 +105,10 @@ class Trainer:
         self.loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
         self.hooks: list[HookBase] = list(hooks or [])
         self.start_epoch = 0
+        # Iterations of start_epoch done before a mid-epoch resume, and that epoch's totals.
+        self.start_iter = 0
+        self._partial_epoch: dict[str, Any] | None = None
+        self.preemption = PreemptionWatcher()
         self.epoch = 0
         # Global iteration; a hook that places the schedule (multigrid) sets it at each epoch.
         self.iter = 0
@@ -137,6 +153,10 @@ class Trainer:
             self.start_epoch = load_train_checkpoint(self.cfg, model, self.optimizer, scaler)
             return
         self.start_epoch = info.start_epoch
+        self.start_iter = info.start_iter
+        self.iter = int(info.extra.get("iter", 0))
+        if info.start_iter:
+            self._partial_epoch = dict(info.extra["resume"])
         self.clips_seen = int(info.extra.get("clips_seen", 0))
         self.clips_by_shape = Counter(info.extra.get("clips_by_shape", {}))
         self.train_time_s = float(info.extra.get("train_time_s", 0.0))
@@ -145,6 +165,7 @@ class Trainer:
     def checkpoint_extra(self) -> dict[str, Any]:
         """Progress counters saved with each checkpoint so a resumed run continues its clocks."""
         return {
+            "iter": self.iter,
             "clips_seen": self.clips_seen,
             "clips_by_shape": dict(self.clips_by_shape),
             "train_time_s": self.train_time_s,
@@ -156,7 +177,20 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------------
     def train(self) -> None:
-        """Run every epoch from ``start_epoch`` to SOLVER.MAX_EPOCH with the hooks."""
+        """Run every epoch from ``start_epoch`` to SOLVER.MAX_EPOCH with the hooks.
+
+        Raises :class:`Preempted` after writing a checkpoint when SIGTERM or SIGUSR1 came.
+        """
+        with self.preemption:
+            self._train()
+        if self.preemption.requested:
+            # Came after the last step: training is complete and its checkpoint written.
+            raise Preempted(
+                f"{self.preemption.received.name} received after the last training step; "
+                "training is complete, run the same command again to continue"
+            )
+
+    def _train(self) -> None:
         self.resume_or_load()
         for h in self.hooks:
             self._timed(h, h.before_train)
@@ -204,6 +238,21 @@ class Trainer:
         multi_label = bool(cfg.DATA.MULTI_LABEL)
         totals = {"loss": 0.0, "top1_err": 0.0, "top5_err": 0.0, "samples": 0}
         skipped: list[str] = []
+        seen: list[int] = []
+        start = 0
+        partial = self._partial_epoch
+        if partial is not None and int(partial["epoch"]) == self.epoch:
+            # Resuming inside this epoch: continue its totals, skip the batches already done.
+            self._partial_epoch = None
+            start = int(partial["iter"])
+            start_at(loader, start)
+            totals = dict(partial["totals"])
+            rank = du.get_rank()
+            skipped = list(partial["skipped"][rank]) if rank < len(partial["skipped"]) else []
+            if rank < len(partial["seen"]):
+                seen = partial["seen"][rank].tolist()
+            logger.info("Continuing epoch %d at iteration %d of %d", self.epoch + 1, start + 1,
+                        iters)
         t_epoch = time.perf_counter()
         t_data = time.perf_counter()
         data_time = compute_time = 0.0
@@ -211,14 +260,14 @@ class Trainer:
         if self.show_progress:
             from tqdm import tqdm
 
-            progress = tqdm(total=iters, desc=f"epoch {self.epoch + 1}/{max_epoch}", leave=False)
-        seen: list[int] = []
+            progress = tqdm(total=iters, initial=start, desc=f"epoch {self.epoch + 1}/{max_epoch}",
+                            leave=False)
         first_batch_s = 0.0
-        lr = self.lr_fn(self.epoch, 0, iters)
-        for it, (inputs, labels, index, meta) in enumerate(loader):
+        lr = self.lr_fn(self.epoch, start, iters)
+        for it, (inputs, labels, index, meta) in enumerate(loader, start=start):
             t_compute = time.perf_counter()
             data_time += t_compute - t_data
-            if it == 0:
+            if it == start:
                 first_batch_s = t_compute - t_data
             for h in self.hooks:
                 h.before_step(self)
@@ -241,8 +290,10 @@ class Trainer:
                 errs = [torch.zeros((), device=self.device)] * 2
             else:
                 errs = topk_errors(preds.detach(), labels, (1, min(5, preds.shape[1])))
+            # Whether to stop after this step, agreed by all processes in the same all-reduce.
+            stop = torch.tensor(float(self.preemption.requested), device=self.device)
             if world > 1:
-                loss_v, *errs = du.all_reduce_mean([loss_v, *errs])
+                loss_v, *errs, stop = du.all_reduce_mean([loss_v, *errs, stop])
             loss_f = loss_v.item()
             # Checked on the loss averaged over processes, so that every rank stops together.
             if not math.isfinite(loss_f):
@@ -295,6 +346,11 @@ class Trainer:
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss_f:.3f}", lr=f"{lr:.3g}")
+            if float(stop) > 0:
+                if progress is not None:
+                    progress.close()
+                self.train_time_s += time.perf_counter() - t_epoch
+                self._preempt(it + 1, iters, totals, skipped, seen)
             t_data = time.perf_counter()
         if progress is not None:
             progress.close()
@@ -340,6 +396,39 @@ class Trainer:
             )
         log_json_stats(summary, logger)
         return summary
+
+
+    def _preempt(
+        self, done: int, iters: int, totals: dict[str, Any], skipped: list[str], seen: list[int]
+    ) -> None:
+        """Write the mid-epoch checkpoint after ``done`` iterations and raise :class:`Preempted`.
+
+        Every process takes part (the per-process lists are gathered), and none returns before
+        the master's file is in place.
+        """
+        resume = {
+            "totals": dict(totals),
+            "skipped": du.all_gather_objects(list(skipped)),
+            "seen": [torch.tensor(p, dtype=torch.long) for p in du.all_gather_objects(seen)],
+        }
+        extra = self.checkpoint_extra()
+        extra["resume"] = resume
+        save_checkpoint(
+            self.cfg.OUTPUT_DIR, unwrap(self.model), self.optimizer, self.epoch, self.cfg,
+            scaler=self.scaler if self.amp_enabled else None, extra=extra, iteration=done,
+        )
+        du.synchronize()
+        path = get_path_to_checkpoint(self.cfg.OUTPUT_DIR, self.epoch + 1, iteration=done)
+        log_json_stats(
+            {"_type": "preempted", "epoch": self.epoch + 1, "iter": done, "iters": iters,
+             "signal": self.preemption.received.name if self.preemption.requested else "peer",
+             "checkpoint": path, "elapsed_s": time.perf_counter() - self.t_start},
+            logger,
+        )
+        raise Preempted(
+            f"preempted at epoch {self.epoch + 1}, iteration {done}/{iters}: checkpoint {path} "
+            "written; run the same command again to resume from it"
+        )
 
 
 def _shape_of(inputs: Any) -> str:

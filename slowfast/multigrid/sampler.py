@@ -8,8 +8,10 @@ random permutation of the dataset, seeded by ``(seed, epoch)``, is dealt out to 
 does); each iteration a process takes its ``global batch / world`` next indices from its share,
 which is reshuffled when it runs out (an epoch of iteration phases can need a few more clips
 than the dataset holds). So every process sees the same shapes at the same iteration, no index
-is seen by two processes in an epoch, and an epoch repeats exactly for a given seed (a resumed
-run sees the batches an uninterrupted one would). The dataset is built once for all phases.
+is seen by two processes in an epoch, and an epoch repeats exactly for a given seed: every item
+carries its own augmentation seed (``(index, shape, seed)`` keys), and a pass can start at any
+iteration without loading the ones before it, so a run resumed mid-epoch sees the batches an
+uninterrupted one would. The dataset is built once for all phases.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from slowfast.datasets.loader import build_loader, world_size
+from slowfast.datasets.loader import ResumableBatches, build_loader, item_seed, world_size
 from slowfast.datasets.shape import ClipShape
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan
 from slowfast.utils.distributed import get_rank
 
 
-class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
-    """Per-process batches of ``(index, shape)`` for a given list of iterations."""
+class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape, int]]]):
+    """Per-process batches of ``(index, shape, seed)`` for a given list of iterations."""
 
     def __init__(
         self,
@@ -54,10 +56,6 @@ class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
         self.world = world
         self.epoch = epoch
 
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose index stream the next pass draws."""
-        self.epoch = epoch
-
     def _stream(self) -> Iterator[int]:
         """This process's indices: its share of the epoch's permutation, then the same share
         reshuffled as often as needed."""
@@ -70,10 +68,16 @@ class ScheduledBatchSampler(Sampler[list[tuple[int, ClipShape]]]):
             yield from share.tolist()
             share = share[torch.randperm(len(share), generator=generator)]
 
-    def __iter__(self) -> Iterator[list[tuple[int, ClipShape]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, ClipShape, int]]]:
+        start = self._take_start()
         stream = self._stream()
-        for size, shape in self.batches:
-            yield [(next(stream), shape) for _ in range(size // self.world)]
+        for it, (size, shape) in enumerate(self.batches):
+            indices = [next(stream) for _ in range(size // self.world)]
+            if it >= start:
+                yield [
+                    (index, shape, item_seed(self.seed, self.epoch, self.rank, it, slot))
+                    for slot, index in enumerate(indices)
+                ]
 
     def __len__(self) -> int:
         return len(self.batches)

@@ -8,8 +8,15 @@ number of the epoch just finished (``cur_epoch + 1``, five digits). Each file is
   as plain BN (``P.running_mean`` etc., PySlowFast's layout on disk);
 * ``optimizer_state``, ``cfg`` (``cfg.dump()``), and ``scaler_state`` under mixed precision;
 * our additions, ignored by PySlowFast: ``rng_state`` (Python, NumPy, torch CPU and CUDA
-  generators, all as tensors and numbers) and ``extra`` (a caller's dict, e.g. the multigrid
-  phase).
+  generators, all as tensors and numbers), ``extra`` (a caller's dict, e.g. the trainer's
+  counters) and ``split_bn_state`` (the per-split statistics of sub-BN layers, which the plain-BN
+  layout averages, so that a resumed run continues them exactly).
+
+A job stopped inside an epoch (preemption, :mod:`slowfast.utils.preemption`) writes
+``checkpoint_epoch_NNNNN_iter_IIIIII.pyth``: epoch NNNNN (1-based) under way, IIIIII of its
+iterations done. Its ``epoch`` is the last epoch *finished* (so PySlowFast, which does not know
+the suffix, restarts the unfinished epoch from its start) and ``extra["resume"]`` says where
+inside the epoch to continue. Such a file is deleted once a later checkpoint is written.
 
 Everything is plain containers, numbers, strings and tensors, so files load with
 ``torch.load(weights_only=True)``. Writes are atomic: a hidden temporary file in the same
@@ -69,32 +76,61 @@ def make_checkpoint_dir(path_to_job: str) -> str:
     return directory
 
 
-def get_path_to_checkpoint(path_to_job: str, epoch: int, task: str = "") -> str:
-    """Path of the checkpoint file numbered ``epoch`` (1-based)."""
-    name = f"checkpoint_epoch_{epoch:05d}.pyth"
+def get_path_to_checkpoint(
+    path_to_job: str, epoch: int, task: str = "", iteration: int | None = None
+) -> str:
+    """Path of the checkpoint file numbered ``epoch`` (1-based); with ``iteration``, of the
+    mid-epoch file of epoch ``epoch`` stopped after that many of its iterations."""
+    name = f"checkpoint_epoch_{epoch:05d}"
+    if iteration is not None:
+        name += f"_iter_{iteration:06d}"
+    name += ".pyth"
     if task:
         name = f"{task}_{name}"
     return os.path.join(get_checkpoint_dir(path_to_job), name)
 
 
-def list_checkpoints(path_to_job: str, task: str = "") -> list[str]:
-    """Checkpoint files of the job, oldest (lowest epoch number) first."""
+def _progress(match: re.Match) -> tuple[int, int]:
+    """(epochs finished, iterations into the next) of a checkpoint file name."""
+    epoch = int(match.group(1))
+    if match.group(2) is None:
+        return epoch, 0
+    return epoch - 1, int(match.group(2))
+
+
+def _checkpoint_files(path_to_job: str, task: str = "") -> list[tuple[tuple[int, int], str]]:
     directory = get_checkpoint_dir(path_to_job)
     if not os.path.isdir(directory):
         return []
-    pattern = re.compile(rf"^{re.escape(task + '_') if task else ''}checkpoint_epoch_(\d+)\.pyth$")
+    prefix = re.escape(task + "_") if task else ""
+    pattern = re.compile(rf"^{prefix}checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth$")
     found = []
     for name in os.listdir(directory):
         match = pattern.match(name)
         if match:
-            found.append((int(match.group(1)), os.path.join(directory, name)))
-    return [path for _, path in sorted(found)]
+            found.append((_progress(match), os.path.join(directory, name)))
+    return sorted(found)
+
+
+def list_checkpoints(path_to_job: str, task: str = "") -> list[str]:
+    """Checkpoint files of the job, least training first (a mid-epoch file sorts after the
+    epoch before it and before the end of its own epoch)."""
+    return [path for _, path in _checkpoint_files(path_to_job, task)]
 
 
 def get_last_checkpoint(path_to_job: str, task: str = "") -> str | None:
     """The newest checkpoint file of the job, or None."""
     paths = list_checkpoints(path_to_job, task)
     return paths[-1] if paths else None
+
+
+def _remove_older_mid_epoch(path_to_job: str, newest: str) -> None:
+    """Delete the mid-epoch files that ``newest`` supersedes (they only serve a resume)."""
+    for _, path in _checkpoint_files(path_to_job):
+        if path != newest and "_iter_" in os.path.basename(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                logger.info("Removed superseded mid-epoch checkpoint %s", path)
 
 
 def has_checkpoint(path_to_job: str, task: str = "") -> bool:
@@ -368,34 +404,44 @@ def save_checkpoint(
     cfg: CfgNode,
     scaler: Any = None,
     extra: Mapping[str, Any] | None = None,
+    iteration: int | None = None,
 ) -> str | None:
     """Write the checkpoint of 0-based epoch ``epoch`` (master process only).
 
-    Returns the file's path, or None on other processes. ``extra`` must hold only plain values
-    (see the module docstring); a ``TypeError`` names the first that is not.
+    With ``iteration``, epoch ``epoch`` is unfinished: ``iteration`` of its iterations are done
+    and the file is a mid-epoch one (see the module docstring). Older mid-epoch files are
+    removed once the new file is in place. Returns the file's path, or None on other processes.
+    ``extra`` must hold only plain values; a ``TypeError`` names the first that is not.
     """
     if not du.is_master_proc():
         return None
     extra = dict(extra or {})
     _check_plain(extra, "extra")
-    state = sub_bn_to_bn_state(_strip_prefix(unwrap(model).state_dict()))
+    raw = _strip_prefix(unwrap(model).state_dict())
+    state = sub_bn_to_bn_state(raw)
     # Weights are stored in the default layout whatever MODEL.CHANNELS_LAST says, so that files
     # are the same for every layout (and for PySlowFast).
     state = {k: v.contiguous() for k, v in state.items()}
+    if iteration is not None:
+        extra["resume"] = {**extra.get("resume", {}), "epoch": int(epoch), "iter": int(iteration)}
     checkpoint: dict[str, Any] = {
-        "epoch": int(epoch),
+        "epoch": int(epoch) - 1 if iteration is not None else int(epoch),
         "model_state": state,
         "optimizer_state": optimizer.state_dict(),
         "cfg": cfg.dump(),
         "rng_state": capture_rng_state(),
         "extra": extra,
     }
+    split = {k: v.contiguous() for k, v in raw.items() if ".split_bn." in k}
+    if split:
+        checkpoint["split_bn_state"] = split
     if scaler is not None:
         checkpoint["scaler_state"] = scaler.state_dict()
-    path = get_path_to_checkpoint(path_to_job, int(epoch) + 1)
+    path = get_path_to_checkpoint(path_to_job, int(epoch) + 1, iteration=iteration)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _atomic_torch_save(checkpoint, path)
     logger.info("Saved checkpoint %s", path)
+    _remove_older_mid_epoch(path_to_job, path)
     return path
 
 
@@ -446,6 +492,21 @@ def _align_prefix(state: dict[str, Any], model_keys: list[str]) -> dict[str, Any
     return state
 
 
+def _exact_split_stats(
+    checkpoint: Mapping[str, Any], state: Mapping[str, Any], model_state: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The saved per-split sub-BN statistics that fit the model (instead of the average
+    repeated per split that :func:`bn_to_sub_bn_state` gives)."""
+    saved = checkpoint.get("split_bn_state") or {}
+    prefixed = next(iter(model_state), "").startswith(_PREFIX)
+    out = {}
+    for key, value in saved.items():
+        name = _PREFIX + key if prefixed else key
+        if name in state and name in model_state and model_state[name].shape == value.shape:
+            out[name] = value
+    return out
+
+
 def _apply_checkpoint(
     checkpoint: dict[str, Any],
     source: str,
@@ -470,6 +531,7 @@ def _apply_checkpoint(
         plain_view = sub_bn_to_bn_state(model_state)
         state = inflate_state_dict(sub_bn_to_bn_state(state), plain_view)
     state = bn_to_sub_bn_state(state, model_state)
+    state.update(_exact_split_stats(checkpoint, state, model_state))
     _load_model_state(module, state, source, strict=strict, allow_missing=inflation)
 
     if "epoch" not in checkpoint or epoch_reset:
@@ -544,9 +606,10 @@ class ResumeInfo:
 
     path: str
     epoch: int  # 0-based epoch stored in the file (the last one finished)
-    start_epoch: int  # where training continues: epoch + 1
+    start_epoch: int  # where training continues (a mid-epoch file: the epoch it stopped in)
     extra: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # unreadable newer files
+    start_iter: int = 0  # iterations of start_epoch already done (mid-epoch files)
 
 
 def _newest_readable(path_to_job: str) -> tuple[str, dict[str, Any], list[str]] | None:
@@ -595,7 +658,11 @@ def auto_resume(
     )
     if "rng_state" in checkpoint:
         restore_rng_state(checkpoint["rng_state"])
-    return ResumeInfo(path, epoch, epoch + 1, dict(checkpoint.get("extra") or {}), skipped)
+    extra = dict(checkpoint.get("extra") or {})
+    resume = extra.get("resume")
+    if resume:
+        return ResumeInfo(path, epoch, int(resume["epoch"]), extra, skipped, int(resume["iter"]))
+    return ResumeInfo(path, epoch, epoch + 1, extra, skipped)
 
 
 def _require_file(key: str, path: str) -> None:

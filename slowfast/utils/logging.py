@@ -17,8 +17,12 @@ _FORMAT = "[%(asctime)s][%(levelname)s] %(name)s:%(lineno)d: %(message)s"
 _ROOT = "slowfast"
 
 
-def setup_logging(output_dir: str | None = None, is_master: bool = True) -> None:
-    """Send the package's log records to stdout (and ``output_dir/stdout.log``) on the master."""
+def setup_logging(
+    output_dir: str | None = None, is_master: bool = True, rank: int | None = None
+) -> None:
+    """Send the package's log records to stdout (and ``output_dir/stdout.log``) on the master;
+    other processes print only warnings and errors, to stderr, marked with their ``rank`` (so
+    that a surviving rank can say what happened to the job)."""
     logger = logging.getLogger(_ROOT)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -26,7 +30,11 @@ def setup_logging(output_dir: str | None = None, is_master: bool = True) -> None
         logger.removeHandler(handler)
         handler.close()
     if not is_master:
-        logger.addHandler(logging.NullHandler())
+        console = logging.StreamHandler(stream=sys.stderr)
+        console.setLevel(logging.WARNING)
+        tag = f"[rank {rank}]" if rank is not None else "[worker]"
+        console.setFormatter(logging.Formatter(tag + _FORMAT, datefmt="%m/%d %H:%M:%S"))
+        logger.addHandler(console)
         return
     fmt = logging.Formatter(_FORMAT, datefmt="%m/%d %H:%M:%S")
     console = logging.StreamHandler(stream=sys.stdout)

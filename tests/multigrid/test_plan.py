@@ -192,12 +192,13 @@ def test_sampler_ranks_share_shapes_and_split_each_batch():
     batches = plan.batches(0)
     runs = [list(ScheduledBatchSampler(batches, 600, seed=4, rank=r, world=2, epoch=3))
             for r in (0, 1)]
-    assert [[s for _, s in b][:1] for b in runs[0]] == [[s for _, s in b][:1] for b in runs[1]]
+    first_shapes = [[[s for _, s, _ in b][:1] for b in run] for run in runs]
+    assert first_shapes[0] == first_shapes[1]
     for (size, shape), b0, b1 in zip(batches, *runs):
         assert len(b0) == len(b1) == size // 2
-        assert {s for _, s in b0} == {shape}
+        assert {s for _, s, _ in b0} == {shape}
     # No index is seen by both processes in the epoch (it needs more clips than the set has).
-    seen = [{i for b in run for i, _ in b} for run in runs]
+    seen = [{i for b in run for i, *_ in b} for run in runs]
     assert sum(b for b, _ in batches) > 600 and not seen[0] & seen[1]
     again = list(ScheduledBatchSampler(batches, 600, seed=4, rank=0, world=2, epoch=3))
     other = list(ScheduledBatchSampler(batches, 600, seed=4, rank=0, world=2, epoch=4))
@@ -209,10 +210,10 @@ def test_sampler_streams_every_index_before_repeating_one():
 
     shape = ClipShape(4, 16, 16, 16, 1)
     batches = list(ScheduledBatchSampler([(7, shape)] * 5, 30, seed=0))
-    flat = [i for b in batches for i, _ in b]
+    flat = [i for b in batches for i, *_ in b]
     assert sorted(flat[:30]) == list(range(30)) and len(flat) == 35
     halves = [[i for b in ScheduledBatchSampler([(8, shape)] * 5, 30, seed=0, rank=r, world=2)
-               for i, _ in b] for r in (0, 1)]
+               for i, *_ in b] for r in (0, 1)]
     assert sorted(halves[0][:15] + halves[1][:15]) == list(range(30))
     with pytest.raises(ValueError, match="cannot be split evenly over 2 processes"):
         ScheduledBatchSampler([(3, shape)], 30, seed=0, world=2)

@@ -1,5 +1,8 @@
 import datetime
 import os
+import signal
+import threading
+import time
 
 import pytest
 import torch
@@ -97,3 +100,58 @@ def test_timeout_from_environment(monkeypatch):
     monkeypatch.setenv("SLOWFAST_DIST_TIMEOUT_S", "soon")
     with pytest.raises(ValueError, match="SLOWFAST_DIST_TIMEOUT_S.*'soon'"):
         du.dist_timeout()
+
+
+def _config_error_on_rank1(cfg):
+    from slowfast.config.errors import ConfigError
+
+    if du.get_rank() == 1:
+        raise ConfigError("DATA.PATH_TO_DATA_DIR: no such directory: /nowhere")
+    du.synchronize()  # rank 0 waits for its peer, which has stopped
+
+
+def test_user_error_in_a_child_stays_a_user_error(tmp_path):
+    from slowfast.config.errors import ConfigError
+    from slowfast.engine.cli import user_error_types
+
+    cfg = _two_proc_cfg(tmp_path)
+    with pytest.raises(du.ChildUserError) as err:
+        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _config_error_on_rank1,
+                      backend="gloo", user_errors=(ConfigError,))
+    assert str(err.value) == (
+        "process with local rank 1: DATA.PATH_TO_DATA_DIR: no such directory: /nowhere"
+    )
+    assert "Traceback" not in str(err.value)
+    assert du.ChildUserError in user_error_types()  # so run_net prints it and exits 2
+
+
+def _waits_for_preemption(cfg):
+    from slowfast.utils.preemption import Preempted, PreemptionWatcher
+
+    with PreemptionWatcher() as watcher:
+        du.synchronize()
+        with open(os.path.join(cfg.OUTPUT_DIR, f"ready{du.get_rank()}"), "w"):
+            pass
+        while not watcher.requested:
+            time.sleep(0.05)  # the parent forwards the signal
+    du.synchronize()
+    raise Preempted(f"rank {du.get_rank()} stopped by {watcher.received.name}")
+
+
+def test_parent_forwards_sigterm_to_spawned_children(tmp_path):
+    """A container runtime signals only the first process: the spawning parent passes SIGTERM on
+    and ends with the children's preemption."""
+    from slowfast.utils.preemption import Preempted
+
+    cfg = _two_proc_cfg(tmp_path)
+
+    def signal_when_ready():
+        while not all((tmp_path / f"ready{r}").exists() for r in (0, 1)):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=signal_when_ready, daemon=True).start()
+    with pytest.raises(Preempted) as err:
+        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _waits_for_preemption, backend="gloo")
+    assert "stopped by SIGTERM" in str(err.value)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
