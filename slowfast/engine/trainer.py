@@ -248,6 +248,12 @@ class Trainer:
             start_at(loader, start)
             totals = dict(partial["totals"])
             rank = du.get_rank()
+            if len(partial["skipped"]) != world:
+                logger.warning(
+                    "the mid-epoch checkpoint was written by %d process(es), this run has %d: "
+                    "the rest of epoch %d is split for %d, so it is not the exact continuation",
+                    len(partial["skipped"]), world, self.epoch + 1, world,
+                )
             skipped = list(partial["skipped"][rank]) if rank < len(partial["skipped"]) else []
             if rank < len(partial["seen"]):
                 seen = partial["seen"][rank].tolist()
