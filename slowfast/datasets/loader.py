@@ -118,7 +118,9 @@ def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> D
     generator = _seeded_generator(dataset, cfg)
     sampler = _index_sampler(dataset, train, cfg, generator)
     if train:
-        batches = TrainBatchSampler(sampler, batch_size, cfg.RNG_SEED, _rank())
+        # A dataset of the user's own that takes plain indices (as PySlowFast's do) gets them.
+        keyed = bool(getattr(dataset, "accepts_item_seeds", False))
+        batches = TrainBatchSampler(sampler, batch_size, cfg.RNG_SEED, _rank(), keyed)
         return _loader(dataset, cfg, generator, batch_sampler=batches)
     return _loader(dataset, cfg, generator, sampler=sampler, batch_size=batch_size)
 
@@ -150,14 +152,22 @@ class ResumableBatches:
         return start
 
 
-class TrainBatchSampler(ResumableBatches, Sampler[list[tuple[int, None, int]]]):
+class TrainBatchSampler(ResumableBatches, Sampler[list]):
     """Batches of ``sampler``'s indices (the last incomplete one dropped), each index with the
-    item's augmentation seed, as ``(index, None, seed)`` keys (None: the config's clip shape)."""
+    item's augmentation seed, as ``(index, None, seed)`` keys (None: the config's clip shape).
 
-    def __init__(self, sampler: Sampler[int], batch_size: int, seed: int, rank: int = 0):
+    With ``keyed=False`` the batches hold plain indices, for datasets that take nothing else;
+    a pass can still start mid-epoch, with the same indices but the dataset's own random
+    stream for the augmentations.
+    """
+
+    def __init__(
+        self, sampler: Sampler[int], batch_size: int, seed: int, rank: int = 0, keyed: bool = True
+    ):
         self.batches = BatchSampler(sampler, batch_size, drop_last=True)
         self.seed = seed
         self.rank = rank
+        self.keyed = keyed
 
     @property
     def sampler(self) -> Sampler[int]:
@@ -168,10 +178,12 @@ class TrainBatchSampler(ResumableBatches, Sampler[list[tuple[int, None, int]]]):
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
 
-    def __iter__(self) -> Iterator[list[tuple[int, None, int]]]:
+    def __iter__(self) -> Iterator[list]:
         start = self._take_start()
         for it, batch in enumerate(self.batches):
-            if it >= start:
+            if it >= start and not self.keyed:
+                yield batch
+            elif it >= start:
                 yield [
                     (index, None, item_seed(self.seed, self.epoch, self.rank, it, slot))
                     for slot, index in enumerate(batch)

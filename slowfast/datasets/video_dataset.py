@@ -73,6 +73,8 @@ class VideoDataset(Dataset):
 
     temporal_rule = "clip"
     multi_label = False
+    # Training items may be asked for as (index, shape, seed) (see __getitem__).
+    accepts_item_seeds = True
 
     def __init__(self, cfg: CfgNode, split: str):
         if split not in SPLITS:

@@ -298,8 +298,9 @@ class Trainer:
                 errs = topk_errors(preds.detach(), labels, (1, min(5, preds.shape[1])))
             # Whether to stop after this step, agreed by all processes in the same all-reduce.
             stop = torch.tensor(float(self.preemption.requested), device=self.device)
-            if world > 1:
-                loss_v, *errs, stop = du.all_reduce_mean([loss_v, *errs, stop])
+            if world > 1:  # one collective for the four numbers
+                packed = torch.stack([loss_v.float(), *(e.float() for e in errs), stop])
+                loss_v, *errs, stop = du.all_reduce_mean([packed])[0].unbind()
             loss_f = loss_v.item()
             # Checked on the loss averaged over processes, so that every rank stops together.
             if not math.isfinite(loss_f):

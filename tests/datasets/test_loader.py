@@ -93,3 +93,49 @@ def test_shuffle_dataset_sets_the_epoch_of_samplers_and_batch_samplers():
     sampler = DistributedSampler(dataset, num_replicas=2, rank=1, shuffle=True, seed=0)
     shuffle_dataset(DataLoader(dataset, sampler=sampler, batch_size=2), 6)
     assert sampler.epoch == 6
+
+
+def test_train_batches_carry_item_seeds_and_start_mid_epoch():
+    from torch.utils.data import RandomSampler
+
+    from slowfast.datasets.loader import TrainBatchSampler, item_seed, start_at
+
+    def sampler():
+        generator = torch.Generator()
+        generator.manual_seed(3)
+        return RandomSampler(range(10), generator=generator)
+
+    full = list(TrainBatchSampler(sampler(), 3, seed=7, rank=1))
+    assert len(full) == 3  # the incomplete last batch is dropped
+    assert [len(b) for b in full] == [3, 3, 3]
+    assert full[1][2][1:] == (None, item_seed(7, 0, 1, 1, 2))
+    assert len({seed for b in full for _, _, seed in b}) == 9
+    # Starting at iteration 2 yields exactly the rest of the same pass, then passes start at 0.
+    batches = TrainBatchSampler(sampler(), 3, seed=7, rank=1)
+    loader = DataLoader(list(range(10)), batch_sampler=batches, collate_fn=lambda b: b)
+    start_at(loader, 2)
+    assert list(batches) == full[2:]
+    assert len(list(batches)) == 3
+    with pytest.raises(ValueError, match="cannot start at iteration 4 of 3"):
+        start_at(loader, 4)
+    # A dataset that only takes plain indices gets plain indices (the same ones).
+    plain = list(TrainBatchSampler(sampler(), 3, seed=7, keyed=False))
+    assert plain == [[i for i, _, _ in b] for b in full]
+
+
+def test_start_at_refuses_a_loader_that_cannot_skip():
+    from slowfast.datasets.loader import start_at
+
+    with pytest.raises(TypeError, match="BatchSampler cannot start mid-epoch"):
+        start_at(DataLoader(list(range(4)), batch_size=2), 1)
+
+
+def test_a_keyed_item_does_not_depend_on_what_was_loaded_before(kinetics_cfg):
+    dataset = build_dataset("kinetics", kinetics_cfg(), "train")
+    first = dataset[(3, None, 12345)]
+    for i in range(4):  # advance the dataset's own stream
+        dataset[i]
+    again = dataset[(3, None, 12345)]
+    assert all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
+    other = dataset[(3, None, 54321)]
+    assert not all(torch.equal(a, b) for a, b in zip(first[0], other[0]))
