@@ -151,6 +151,13 @@ class ResumableBatches:
         start, self._start = self._start, 0
         return start
 
+    def _keys(self, iteration: int, indices: list[int], shape: Any = None) -> list[tuple]:
+        """``(index, shape, seed)`` keys of one batch (needs ``seed`` and ``rank``)."""
+        return [
+            (index, shape, item_seed(self.seed, self.epoch, self.rank, iteration, slot))
+            for slot, index in enumerate(indices)
+        ]
+
 
 class TrainBatchSampler(ResumableBatches, Sampler[list]):
     """Batches of ``sampler``'s indices (the last incomplete one dropped), each index with the
@@ -184,10 +191,7 @@ class TrainBatchSampler(ResumableBatches, Sampler[list]):
             if it >= start and not self.keyed:
                 yield batch
             elif it >= start:
-                yield [
-                    (index, None, item_seed(self.seed, self.epoch, self.rank, it, slot))
-                    for slot, index in enumerate(batch)
-                ]
+                yield self._keys(it, batch)
 
     def __len__(self) -> int:
         return len(self.batches)

@@ -22,7 +22,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from slowfast.datasets.loader import ResumableBatches, build_loader, item_seed, world_size
+from slowfast.datasets.loader import ResumableBatches, build_loader, world_size
 from slowfast.datasets.shape import ClipShape
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan
 from slowfast.utils.distributed import get_rank
@@ -74,10 +74,7 @@ class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape,
         for it, (size, shape) in enumerate(self.batches):
             indices = [next(stream) for _ in range(size // self.world)]
             if it >= start:
-                yield [
-                    (index, shape, item_seed(self.seed, self.epoch, self.rank, it, slot))
-                    for slot, index in enumerate(indices)
-                ]
+                yield self._keys(it, indices, shape)
 
     def __len__(self) -> int:
         return len(self.batches)
