@@ -92,8 +92,14 @@ def load_config(args: argparse.Namespace, path_to_config: str | None = None) -> 
 
 
 def user_error(message: str) -> NoReturn:
-    """Print ``message`` as a user error and exit with status 2 (no traceback)."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print ``message`` as a user error and exit with status 2 (no traceback).
+
+    The line goes out in one write so that the messages of several ranks sharing one
+    stderr pipe (torchrun, spawned children) do not interleave.
+    """
+    sys.stderr.flush()
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
     raise SystemExit(2)
 
 
