@@ -143,8 +143,11 @@ _C.MODEL.DETACH_FINAL_FC = False
 _C.MODEL.FROZEN_BN = False
 _C.MODEL.FP16_ALLREDUCE = False
 # Not in PySlowFast: store conv weights and input clips as channels_last_3d (N, T, H, W, C in
-# memory), which oneDNN (CPU) and cuDNN convolutions run faster; see BENCHMARKS.md.
-_C.MODEL.CHANNELS_LAST = False
+# memory). True / False choose; None (the default) chooses per device from measurements: on the CPU
+# channels_last_3d (1.11-1.36x faster training steps of SlowFast and I3D R50 in float32 with
+# oneDNN, no change for the small demo network), on CUDA the default layout (PySlowFast's) until
+# tools/gpu_check.py has measured it. See BENCHMARKS.md.
+_C.MODEL.CHANNELS_LAST = None
 
 # ---------------------------------------------------------------------------------------------
 # SlowFast
@@ -185,8 +188,17 @@ _C.DATA.TRAIN_CROP_SIZE = 224
 _C.DATA.TEST_CROP_SIZE = 256
 _C.DATA.TARGET_FPS = 30
 _C.DATA.TRAIN_JITTER_FPS = 0.0
-# "pyav" (default here) or "torchvision" (only where torchvision imports).
+# "pyav" (default here), "decord" (optional package) or "torchvision" (PySlowFast's default; where
+# torchvision cannot decode -- no video decoder from 0.28 on -- a run uses "pyav" and says so).
 _C.DATA.DECODING_BACKEND = "pyav"
+# Training clips come out of the reader already at the short side the scale jitter draws: JPEG
+# frames through reduced-scale DCT decoding (cheaper), video resized right after decoding (the same
+# frames as resizing in the transform). False: every reader returns the file's size.
+_C.DATA.DECODE_AT_SCALE = True
+# Multigrid: up to this many training clips (each with its own position, scale, crop and flip) are
+# cut from one decode of a video in iterations whose batch is that many times the base batch, so a
+# coarse phase decodes fewer videos per clip. 1 (the default) decodes every clip on its own.
+_C.DATA.CLIPS_PER_DECODE = 1
 _C.DATA.DECODING_SHORT_SIZE = 256
 # SSv2 / Charades frame sampling inverted to uniform (PySlowFast semantics).
 _C.DATA.INV_UNIFORM_SAMPLE = False
@@ -479,6 +491,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
             f"{cfg.SLOWFAST.ALPHA} must divide DATA.NUM_FRAMES ({cfg.DATA.NUM_FRAMES})",
         )
     need(cfg.DATA.NUM_FRAMES > 0, "DATA.NUM_FRAMES", "must be positive")
+    need(cfg.DATA.CLIPS_PER_DECODE >= 1, "DATA.CLIPS_PER_DECODE", "must be >= 1")
     need(cfg.DATA.SAMPLING_RATE > 0, "DATA.SAMPLING_RATE", "must be positive")
     need(
         len(cfg.DATA.TRAIN_JITTER_SCALES) == 2
@@ -499,9 +512,9 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         f"must be 'sum' or 'max', got {cfg.TEST.ENSEMBLE_METHOD!r}",
     )
     need(
-        cfg.DATA.DECODING_BACKEND in ("pyav", "torchvision"),
+        cfg.DATA.DECODING_BACKEND in ("pyav", "decord", "torchvision"),
         "DATA.DECODING_BACKEND",
-        f"must be 'pyav' or 'torchvision', got {cfg.DATA.DECODING_BACKEND!r}",
+        f"must be 'pyav', 'decord' or 'torchvision', got {cfg.DATA.DECODING_BACKEND!r}",
     )
     need(
         cfg.MODEL.LOSS_FUNC in ("cross_entropy", "bce_logit", "bce", "soft_cross_entropy"),

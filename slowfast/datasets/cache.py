@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from slowfast.datasets.decoder import VideoReader
+from slowfast.datasets.decoder import VideoReader, resize_frames
 
 _videos: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
 _bytes = 0
@@ -60,8 +60,8 @@ class CachedVideoReader:
         self._frames, self.fps = entry
         self.num_frames = len(self._frames)
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
-        return self._frames[np.asarray(list(indices), dtype=np.int64)]
+    def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
+        return resize_frames(self._frames[np.asarray(list(indices), dtype=np.int64)], short_side)
 
     def close(self) -> None:
         pass

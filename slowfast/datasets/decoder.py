@@ -9,6 +9,21 @@ converts to RGB only the frames it returns (the one nearest in time to each want
 variable frame rates work) and stops after the last one. Wanted times more than
 :data:`SEEK_GAP_S` apart are reached with a fresh seek rather than by decoding the gap.
 
+``read(indices, short_side=S)`` returns the frames already scaled so that their short side is
+``S`` (the size rule of :func:`slowfast.datasets.transform.short_side_shape`), with the
+transform's OpenCV filter, so the frames are the same as resizing afterwards. For H.264 there is
+no cheaper way: the codec has no reduced-resolution decoding, and FFmpeg's scaler asked to convert
+and resize in one pass (PyAV's reformatter with a width and height) leaves its fast unscaled
+YUV->RGB path: measured on 340x256 frames, 0.17-0.81 ms per frame against 0.04 ms for the
+conversion alone plus 0.03-0.14 ms for OpenCV's resize. What makes coarse clips cheaper is
+decoding fewer frames (short keyframe intervals: ``tools/prepare_videos.py``); JPEG frames do
+have a reduced-scale decode (``frames``).
+
+Backends (``DATA.DECODING_BACKEND``): ``pyav`` (the default), ``decord`` (optional: ``pip
+install decord``) and ``torchvision``, PySlowFast's default, whose video decoder torchvision
+0.28 removed; where torchvision cannot decode, the config check switches a run to ``pyav`` with
+one log line (:func:`resolve_backend`).
+
 Every failure — missing, unreadable, truncated or frameless file — is a :class:`DataError`
 naming the file.
 """
@@ -17,6 +32,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Protocol
@@ -35,6 +52,12 @@ _NEEDED_WITHIN_FRAMES = 1.0
 # A stream that ends before this fraction of the frames its container announces is truncated.
 _TRUNCATED_FRACTION = 0.9
 
+# Instrumentation (the data benchmark reads it): wall seconds the readers of this process spent
+# per stage -- "open_s" (file and stream probing), "seek_s", "decode_s" (demuxing and decoding),
+# "convert_s" (colour conversion, with the resize when decoding at a short side) -- and "frames",
+# the frames decoded.
+DECODE_STATS: defaultdict[str, float] = defaultdict(float)
+
 
 class VideoReader(Protocol):
     """What the datasets need from a decoder."""
@@ -44,23 +67,72 @@ class VideoReader(Protocol):
     num_frames: int
     frames_decoded: int
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
-        """Frames at ``indices`` (in that order, repeats allowed) as ``len x H x W x 3`` RGB."""
+    def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
+        """Frames at ``indices`` (in that order, repeats allowed) as ``len x H x W x 3`` RGB,
+        scaled to ``short_side`` when it is given."""
 
     def close(self) -> None:
         """Release the file."""
 
 
+BACKENDS = ("pyav", "decord", "torchvision")
+
+
 def open_video(path: str, backend: str = "pyav", threads: int = 0) -> VideoReader:
     """Open ``path`` with the decoding backend named by ``DATA.DECODING_BACKEND``.
 
-    ``threads`` is the decoder's thread count (PyAV): 0 lets FFmpeg use every core.
+    ``threads`` is the decoder's thread count (PyAV, decord): 0 lets the decoder choose.
     """
     if backend == "pyav":
         return PyAVReader(path, threads)
+    if backend == "decord":
+        return DecordReader(path, threads)
     if backend == "torchvision":
         return TorchvisionReader(path)
-    raise ValueError(f"unknown decoding backend {backend!r} (expected 'pyav' or 'torchvision')")
+    raise ValueError(f"unknown decoding backend {backend!r} (expected one of {BACKENDS})")
+
+
+def backend_problem(backend: str) -> str | None:
+    """Why ``backend`` cannot decode in this environment, or None when it can."""
+    if backend == "pyav":
+        return None
+    if backend == "decord":
+        try:
+            import decord  # noqa: F401
+        except ImportError as e:
+            return f"decord cannot be imported ({e}); install it with `pip install decord`"
+        return None
+    if backend == "torchvision":
+        try:
+            import torchvision
+            import torchvision.io
+        except Exception as e:  # a CUDA-only wheel beside a CPU torch raises RuntimeError/OSError
+            return f"torchvision cannot be imported ({type(e).__name__}: {e})"
+        if not hasattr(torchvision.io, "read_video"):
+            return f"torchvision {torchvision.__version__} has no video decoder (removed in 0.28)"
+        return None
+    return f"unknown decoding backend {backend!r} (expected one of {BACKENDS})"
+
+
+def resolve_backend(backend: str) -> tuple[str, str | None]:
+    """The backend a run decodes with and, when it is not the one asked for, why.
+
+    ``torchvision`` (PySlowFast's default) falls back to ``pyav`` when torchvision cannot decode;
+    ``decord`` asked for explicitly and missing is an error for the caller to report.
+    """
+    problem = backend_problem(backend)
+    if problem is not None and backend == "torchvision":
+        return "pyav", f"DATA.DECODING_BACKEND 'torchvision': {problem}; decoding with PyAV instead"
+    return backend, problem
+
+
+def resize_frames(frames: np.ndarray, short_side: int | None) -> np.ndarray:
+    """``frames`` scaled to ``short_side`` with the transform's filter (no-op for None)."""
+    if short_side is None:
+        return frames
+    from slowfast.datasets.transform import resize_short_side
+
+    return resize_short_side(frames, short_side)
 
 
 class PyAVReader:
@@ -73,6 +145,7 @@ class PyAVReader:
         # One colour converter for all frames: frame.to_ndarray(format=...) builds a new
         # swscale context (and thread pool) per frame, which costs more than the conversion.
         self._reformatter = VideoReformatter()
+        opened = time.perf_counter()
         try:
             self._container = av.open(path)
         except (av.error.FFmpegError, OSError) as e:
@@ -93,6 +166,8 @@ class PyAVReader:
         except BaseException:
             self._container.close()
             raise
+        finally:
+            DECODE_STATS["open_s"] += time.perf_counter() - opened
         if self.num_frames <= 0:
             self.close()
             raise DataError(f"{path}: the video stream has no frames")
@@ -125,19 +200,25 @@ class PyAVReader:
         """Presentation time (seconds) of frame ``index``."""
         return self._start + index / self.fps
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
+    def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
         if not indices:
             raise ValueError("read() needs at least one frame index")
         wanted = sorted(set(int(i) for i in indices))
         picked: dict[int, np.ndarray] = {}
         for start, stop in _runs([self.time_of(i) for i in wanted], SEEK_GAP_S):
             picked.update(self._read_run(wanted[start:stop]))
-        return np.stack([picked[int(i)] for i in indices])
+        frames = np.stack([picked[int(i)] for i in indices])
+        start = time.perf_counter()
+        frames = resize_frames(frames, short_side)
+        DECODE_STATS["convert_s"] += time.perf_counter() - start
+        return frames
 
     def _seek(self, seconds: float) -> None:
         """Move to the keyframe at or before ``seconds`` (minus one frame: timestamps round)."""
         target = math.floor((seconds - 1.0 / self.fps) / self._time_base)
+        start = time.perf_counter()
         self._container.seek(max(target, 0), stream=self._stream, backward=True, any_frame=False)
+        DECODE_STATS["seek_s"] += time.perf_counter() - start
 
     def _read_run(self, indices: list[int]) -> dict[int, np.ndarray]:
         """Decode from the keyframe before ``indices[0]`` until ``indices[-1]`` is passed."""
@@ -163,8 +244,10 @@ class PyAVReader:
         def rgb(frame: av.VideoFrame) -> np.ndarray:
             # Wanted times are visited in order, so a frame is never picked after a later one.
             if last_converted[0] is not frame:
+                start = time.perf_counter()
                 rgb_frame = self._reformatter.reformat(frame, format="rgb24", threads=1)
                 last_converted[:] = [frame, rgb_frame.to_ndarray()]
+                DECODE_STATS["convert_s"] += time.perf_counter() - start
             return last_converted[1]
 
         half_frame = 0.5 / self.fps
@@ -173,6 +256,7 @@ class PyAVReader:
         try:
             for frame in self._decoded_frames(times):
                 self.frames_decoded += 1
+                DECODE_STATS["frames"] += 1
                 frame_t = self._frame_time(frame, prev_t)
                 if check_seek and prev is None and frame_t > times[0] + half_frame:
                     return None
@@ -215,6 +299,7 @@ class PyAVReader:
         context = self._stream.codec_context
         tolerance = _NEEDED_WITHIN_FRAMES / self.fps
         mode = None
+        start = time.perf_counter()
         try:
             for packet in self._container.demux(self._stream):
                 if packet.pts is None:
@@ -225,8 +310,12 @@ class PyAVReader:
                     wanted = "DEFAULT" if j < len(times) and times[j] <= t + tolerance else "NONREF"
                 if wanted != mode:
                     context.skip_frame = mode = wanted
-                yield from packet.decode()
+                frames = packet.decode()
+                DECODE_STATS["decode_s"] += time.perf_counter() - start
+                yield from frames
+                start = time.perf_counter()
         finally:
+            DECODE_STATS["decode_s"] += time.perf_counter() - start
             context.skip_frame = "DEFAULT"
 
     def _frame_time(self, frame: av.VideoFrame, prev_t: float) -> float:
@@ -264,20 +353,18 @@ class TorchvisionReader:
     """
 
     def __init__(self, path: str):
-        try:
-            import torchvision.io
-        except ImportError as e:
-            raise ImportError(
-                "DATA.DECODING_BACKEND 'torchvision' needs torchvision, which cannot be imported "
-                f"here ({e}); use the default 'pyav' backend"
-            ) from None
+        problem = backend_problem("torchvision")
+        if problem is not None:
+            raise ImportError(f"DATA.DECODING_BACKEND 'torchvision': {problem}; use 'pyav'")
+        import torchvision.io
+
         self._io = torchvision.io
         with PyAVReader(path) as probe:
             self.fps, self.num_frames, self._start = probe.fps, probe.num_frames, probe._start
         self.path = path
         self.frames_decoded = 0
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
+    def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
         first, last = min(indices), max(indices)
         t0 = self._start + first / self.fps
         t1 = self._start + (last + 0.5) / self.fps
@@ -292,7 +379,7 @@ class TorchvisionReader:
         self.frames_decoded += int(frames.shape[0])
         arr = frames.numpy()
         pos = [min(int(i) - first, arr.shape[0] - 1) for i in indices]
-        return arr[pos]
+        return resize_frames(arr[pos], short_side)
 
     def close(self) -> None:
         pass
@@ -303,3 +390,55 @@ class TorchvisionReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+class DecordReader:
+    """Decoding through decord (optional: ``pip install decord``), frames fetched by index.
+
+    decord indexes frames by its own count of the stream, so a file whose container announces
+    another count or frame rate than PyAV reads is decoded at decord's indices; both readers
+    agree on constant-frame-rate files.
+    """
+
+    def __init__(self, path: str, threads: int = 0):
+        problem = backend_problem("decord")
+        if problem is not None:
+            raise ImportError(f"DATA.DECODING_BACKEND 'decord': {problem}")
+        import decord
+
+        self.path = path
+        self.frames_decoded = 0
+        start = time.perf_counter()
+        try:
+            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
+        except (decord.DECORDError, RuntimeError) as e:
+            raise DataError(f"{path}: cannot open video: {e}") from None
+        finally:
+            DECODE_STATS["open_s"] += time.perf_counter() - start
+        self.num_frames = len(self._reader)
+        if self.num_frames <= 0:
+            raise DataError(f"{path}: the video stream has no frames")
+        self.fps = float(self._reader.get_avg_fps())
+
+    def read(self, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
+        wanted = sorted(set(min(max(int(i), 0), self.num_frames - 1) for i in indices))
+        start = time.perf_counter()
+        try:
+            batch = self._reader.get_batch(wanted).asnumpy()
+        except Exception as e:  # decord raises its own DECORDError or RuntimeError
+            raise DataError(f"{self.path}: decoding failed: {e}") from None
+        DECODE_STATS["decode_s"] += time.perf_counter() - start
+        self.frames_decoded += len(wanted)  # frames returned; decord decodes more, unseen
+        DECODE_STATS["frames"] += len(wanted)
+        position = {i: k for k, i in enumerate(wanted)}
+        picked = [position[min(max(int(i), 0), self.num_frames - 1)] for i in indices]
+        return resize_frames(batch[picked], short_side)
+
+    def close(self) -> None:
+        self._reader = None
+
+    def __enter__(self) -> DecordReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -58,6 +58,26 @@ def clip_indices(
     return positions.long().tolist()
 
 
+def window_clip_indices(
+    video_frames: int,
+    num_frames: int,
+    sampling_rate: int,
+    video_fps: float,
+    target_fps: float,
+    window: tuple[float, float],
+    rng: random.Random,
+) -> list[int]:
+    """A random clip of :func:`clip_indices`' spacing whose start lies in ``window`` = (first
+    frame, span in frames): several clips cut from one decoded stretch of a video, each at its
+    own position inside it (``DATA.CLIPS_PER_DECODE``). One draw from ``rng``, as a random clip."""
+    span = clip_span(num_frames, sampling_rate, video_fps, target_fps)
+    first, width = window
+    start = first + rng.uniform(0.0, max(width - span, 0.0))
+    positions = torch.linspace(start, start + span - 1, num_frames)
+    positions = torch.clamp(positions, 0, max(video_frames - 1, 0))
+    return positions.long().tolist()
+
+
 def segment_indices(
     video_frames: int, num_frames: int, view: int, rng: random.Random
 ) -> list[int]:

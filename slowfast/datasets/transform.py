@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
+
+T = TypeVar("T")
 
 
 def short_side_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -32,6 +35,8 @@ def short_side_shape(height: int, width: int, size: int) -> tuple[int, int]:
 def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
     """Scale every frame of a ``T x H x W x C`` clip so that its short side is ``size``."""
     height, width = frames.shape[1:3]
+    if min(height, width) == size:
+        return frames  # already there (a reader scaled it while decoding)
     new_h, new_w = short_side_shape(height, width, size)
     if (new_h, new_w) == (height, width):
         return frames
@@ -75,6 +80,25 @@ def crop(frames: np.ndarray, y: int, x: int, size: int) -> np.ndarray:
     return frames[:, y : y + size, x : x + size]
 
 
+def train_scale(
+    min_scale: int,
+    max_scale: int,
+    crop_size: int,
+    rng: random.Random,
+    inverse_uniform: bool = False,
+) -> int:
+    """The short side :func:`train_spatial` scales a clip to (at least the crop)."""
+    return max(draw_scale(min_scale, max_scale, rng, inverse_uniform), crop_size)
+
+
+def peek(rng: random.Random, draw: Callable[[random.Random], T]) -> T:
+    """What ``draw(rng)`` would return, without advancing ``rng``: a reader can decode straight
+    to the scale the transform is about to draw and leave the stream unchanged."""
+    probe = random.Random()
+    probe.setstate(rng.getstate())
+    return draw(probe)
+
+
 def train_spatial(
     frames: np.ndarray,
     min_scale: int,
@@ -85,7 +109,7 @@ def train_spatial(
     inverse_uniform: bool = False,
 ) -> np.ndarray:
     """Random short-side scale in [min_scale, max_scale], random crop, random horizontal flip."""
-    size = max(draw_scale(min_scale, max_scale, rng, inverse_uniform), crop_size)
+    size = train_scale(min_scale, max_scale, crop_size, rng, inverse_uniform)
     frames = resize_short_side(frames, size)
     y, x = random_crop_offsets(frames.shape[1], frames.shape[2], crop_size, rng)
     frames = crop(frames, y, x, crop_size)

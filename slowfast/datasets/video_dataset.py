@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 from slowfast.config.errors import ConfigError
 from slowfast.datasets import sampling, transform
 from slowfast.datasets.cache import CachedVideoReader
-from slowfast.datasets.decoder import VideoReader, open_video
+from slowfast.datasets.decoder import VideoReader, open_video, resolve_backend
 from slowfast.datasets.errors import DataError
 from slowfast.datasets.frames import FrameListReader
 from slowfast.datasets.packing import pack_pathway_output
@@ -95,6 +95,7 @@ class VideoDataset(Dataset):
                     f"TEST.NUM_ENSEMBLE_VIEWS must be >= 1, got {cfg.TEST.NUM_ENSEMBLE_VIEWS}"
                 )
             self.num_views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+        self.backend = _decoding_backend(cfg.DATA.DECODING_BACKEND)
         self.annotation_path = ""
         self.records = self.load_records()
         if not self.records:
@@ -164,6 +165,78 @@ class VideoDataset(Dataset):
         rng = self.rng if seed is None else random.Random(int(seed))
         return self._train_item(index, shape or self.train_shape(), rng)
 
+    def __getitems__(self, keys: Sequence) -> list:
+        """A batch of items (the loader's batched fetch). Training keys that repeat a video and
+        shape (multigrid's ``DATA.CLIPS_PER_DECODE``) are cut from one decode of it; each clip is
+        the one ``dataset[key]`` returns (the same frames, scale, crop and flip)."""
+        out: list = [None] * len(keys)
+        groups: OrderedDict[tuple, list[int]] = OrderedDict()
+        for position, key in enumerate(keys):
+            index, shape, seed = _split_key(key)
+            if self.split != "test" and seed is not None and isinstance(shape, ClipShape):
+                groups.setdefault((index, shape), []).append(position)
+            else:
+                out[position] = self[key]
+        for (index, shape), positions in groups.items():
+            items = None
+            if len(positions) > 1 and 0 <= index < len(self):
+                seeds = [int(_split_key(keys[p])[2]) for p in positions]
+                items = self._train_items_one_decode(index, shape, seeds)
+            for k, position in enumerate(positions):
+                out[position] = items[k] if items is not None else self[keys[position]]
+        return out
+
+    def _train_items_one_decode(self, video_idx: int, shape: ClipShape, seeds: list[int]):
+        """The training items of ``seeds`` on one video, decoded once; None when the video
+        cannot be read (each item then takes the one-by-one path, with its retries)."""
+        rngs = [random.Random(seed) for seed in seeds]
+        record = self.records[video_idx]
+        try:
+            with self._open(record) as reader:
+                window = self._decode_window(reader, shape, random.Random(seeds[0] + 1))
+                clips, scales = [], []
+                for rng in rngs:  # the draws of read_random_clip, in its order
+                    rate = sampling.draw_sampling_rate(
+                        shape.sampling_rate, shape.max_sampling_rate, rng
+                    )
+                    if window is None:
+                        clips.append(self._frame_indices(
+                            reader, sampling.RANDOM_VIEW, rate, shape.num_frames, rng
+                        ))
+                    else:
+                        clips.append(sampling.window_clip_indices(
+                            reader.num_frames, shape.num_frames, rate, reader.fps,
+                            self.cfg.DATA.TARGET_FPS, window, rng,
+                        ))
+                    scales.append(self._decode_scale(shape, rng))
+                union = sorted(set().union(*clips))
+                # Frame files can be read at a reduced scale that serves every clip; video
+                # frames are decoded at the file's size and each clip resized on its own.
+                short_side = max(scales) if record.frames is not None and None not in scales \
+                    else None
+                frames = dict(zip(union, reader.read(union, short_side)))
+        except DataError as e:
+            logger.warning("one decode for %d clips of %s failed: %s", len(seeds), record.name, e)
+            return None
+        items = []
+        for rng, indices in zip(rngs, clips):
+            clip = np.stack([frames[i] for i in indices])
+            label = self._label_output(self.clip_label(video_idx, indices))
+            meta = {"video_idx": video_idx, "skipped": [], "failed": False}
+            items.append((self.transform_train_clip(clip, shape, rng), label, video_idx, meta))
+        return items
+
+    def _decode_window(self, reader: VideoReader, shape: ClipShape, rng: random.Random):
+        """(first frame, span) of the stretch of an encoded video that several clips of
+        ``shape`` share: as long as the shape's longest clip (its highest sampling rate), at a
+        random position. None for frame lists and the segment and stride rules, whose clips are
+        drawn over the whole video as usual (a frame file costs the same wherever it is)."""
+        if self.temporal_rule != "clip" or not reader.fps:
+            return None
+        rate = max(shape.sampling_rate, shape.max_sampling_rate)
+        span = sampling.clip_span(shape.num_frames, rate, reader.fps, self.cfg.DATA.TARGET_FPS)
+        return rng.uniform(0.0, max(reader.num_frames - span, 0.0)), span
+
     # ----------------------------------------------------------------------------------------
     # Training and validation
     # ----------------------------------------------------------------------------------------
@@ -202,7 +275,17 @@ class VideoDataset(Dataset):
             indices = self._frame_indices(
                 reader, sampling.RANDOM_VIEW, sampling_rate, shape.num_frames, rng
             )
-            return reader.read(indices), indices
+            return reader.read(indices, self._decode_scale(shape, rng)), indices
+
+    def _decode_scale(self, shape: ClipShape, rng: random.Random) -> int | None:
+        """The short side the transform will scale this clip to, for the reader to decode at
+        (``DATA.DECODE_AT_SCALE``); None decodes at the file's size."""
+        if not self.cfg.DATA.DECODE_AT_SCALE:
+            return None
+        inverse = self.cfg.DATA.INV_UNIFORM_SAMPLE
+        return transform.peek(rng, lambda r: transform.train_scale(
+            shape.min_scale, shape.max_scale, shape.crop_size, r, inverse_uniform=inverse
+        ))
 
     def transform_train_clip(
         self, frames: np.ndarray, shape: ClipShape | None = None, rng: random.Random | None = None
@@ -288,8 +371,7 @@ class VideoDataset(Dataset):
         if record.frames is not None:
             opener = functools.partial(FrameListReader, record.frames)
         else:
-            backend = self.cfg.DATA.DECODING_BACKEND
-            opener = functools.partial(open_video, record.path, backend, self.decode_threads)
+            opener = functools.partial(open_video, record.path, self.backend, self.decode_threads)
         budget_mb = self.cfg.DATA.DECODED_CACHE_MB
         if budget_mb > 0:
             return CachedVideoReader(record.name, opener, int(budget_mb * 2**20))
@@ -336,6 +418,22 @@ class VideoDataset(Dataset):
         target = torch.zeros(self.cfg.MODEL.NUM_CLASSES, dtype=torch.float32)
         target[list(label)] = 1.0
         return target
+
+
+_backend_notes_logged: set[str] = set()
+
+
+def _decoding_backend(name: str) -> str:
+    """The backend this process decodes with for ``DATA.DECODING_BACKEND`` ``name``; the
+    fallback of an unusable ``torchvision`` is logged once per process, a missing ``decord`` is
+    a configuration error."""
+    backend, problem = resolve_backend(name)
+    if problem is not None and backend == name:
+        raise ConfigError(f"DATA.DECODING_BACKEND: {problem}")
+    if problem is not None and name not in _backend_notes_logged:
+        _backend_notes_logged.add(name)
+        logger.warning(problem)
+    return backend
 
 
 def _split_key(key: int | tuple) -> tuple[int, ClipShape | None, int | None]:

@@ -39,6 +39,8 @@ class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape,
         rank: int = 0,
         world: int = 1,
         epoch: int = 0,
+        clips_per_decode: int = 1,
+        base_batch: int = 0,
     ):
         if num_items < 1:
             raise ValueError(f"num_items must be >= 1, got {num_items}")
@@ -49,12 +51,28 @@ class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape,
                 raise ValueError(
                     f"a global batch of {size} cannot be split evenly over {world} processes"
                 )
+        if clips_per_decode < 1:
+            raise ValueError(f"clips_per_decode must be >= 1, got {clips_per_decode}")
         self.batches = list(batches)
         self.num_items = num_items
         self.seed = seed
         self.rank = rank
         self.world = world
         self.epoch = epoch
+        self.clips_per_decode = clips_per_decode
+        self.base_batch = base_batch
+
+    def repeats(self, size: int) -> int:
+        """Clips cut from each decoded video in an iteration of global batch ``size``: up to
+        ``clips_per_decode``, at most the batch's factor over the base batch (the full-shape
+        iterations keep one clip per video), and dividing this process's share of the batch."""
+        if self.clips_per_decode == 1 or self.base_batch <= 0:
+            return 1
+        share = size // self.world
+        k = min(self.clips_per_decode, max(size // self.base_batch, 1), share)
+        while share % k:
+            k -= 1
+        return k
 
     def _stream(self) -> Iterator[int]:
         """This process's indices: its share of the epoch's permutation, then the same share
@@ -72,9 +90,10 @@ class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape,
         start = self._take_start()
         stream = self._stream()
         for it, (size, shape) in enumerate(self.batches):
-            indices = [next(stream) for _ in range(size // self.world)]
+            k = self.repeats(size)
+            videos = [next(stream) for _ in range(size // self.world // k)]
             if it >= start:
-                yield self._keys(it, indices, shape)
+                yield self._keys(it, [v for v in videos for _ in range(k)], shape)
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -83,7 +102,8 @@ class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape,
 def epoch_loader(dataset: Dataset, plan: IterationPlan, epoch: int, cfg: CfgNode) -> DataLoader:
     """The training loader of ``epoch``: its iterations' batch sizes and shapes from ``plan``."""
     sampler = ScheduledBatchSampler(
-        plan.batches(epoch), len(dataset), cfg.RNG_SEED, get_rank(), world_size(cfg), epoch
+        plan.batches(epoch), len(dataset), cfg.RNG_SEED, get_rank(), world_size(cfg), epoch,
+        clips_per_decode=cfg.DATA.CLIPS_PER_DECODE, base_batch=plan.schedule.default_batch_size,
     )
     return build_loader(dataset, cfg, sampler)
 

@@ -155,3 +155,111 @@ def test_decoded_video_cache_serves_later_clips(kinetics_cfg):
     assert held == 21 * 48 * 64 * 3  # the whole 1.4 s, 15 fps video
     assert dataset[0][0][1].shape == first.shape and cache.cached_bytes() == held
     cache.clear()
+
+
+@pytest.mark.parametrize("fmt", ["kinetics", "ssv2"])
+def test_decoding_at_the_drawn_scale_keeps_the_augmentation(kinetics_cfg, ssv2_cfg, fmt):
+    """DATA.DECODE_AT_SCALE changes where the resize happens, not which frames, scale, crop or
+    flip a seeded item gets: the same clip within the filters' difference."""
+    make = {"kinetics": kinetics_cfg, "ssv2": ssv2_cfg}[fmt]
+    at_scale = build_dataset(fmt, make("DATA.DECODE_AT_SCALE", True), "train")
+    after = build_dataset(fmt, make("DATA.DECODE_AT_SCALE", False), "train")
+    # The second shape lets SSv2's 64x48 JPEG frames be decoded at half scale (48 >= 2 x 22).
+    coarse = ClipShape(4, 16, 16, 22, 2)
+    for index, seed, shape in ((0, 11, ClipShape(4, 24, 26, 36, 2)), (3, 12, coarse), (5, 13, coarse)):
+        a, label_a, _, _ = at_scale[(index, shape, seed)]
+        b, label_b, _, _ = after[(index, shape, seed)]
+        assert label_a == label_b
+        assert [tuple(x.shape) for x in a] == [tuple(x.shape) for x in b]
+        diff = (a[-1] - b[-1]).abs().mean().item()  # normalised units: 1 level is ~0.017
+        assert diff < 0.1, diff
+
+
+def test_read_random_clip_decodes_at_the_scale_the_transform_draws(kinetics_cfg):
+    import random
+
+    from slowfast.datasets import transform
+
+    dataset = build_dataset("kinetics", kinetics_cfg(), "train")
+    shape = ClipShape(4, 24, 26, 36, 2)
+    rng = random.Random(5)
+    frames, _ = dataset.read_random_clip(1, shape, rng)
+    state = rng.getstate()
+    # The transform then draws that very scale (so it does not resize again).
+    size = transform.train_scale(26, 36, 24, rng)
+    assert min(frames.shape[1:3]) == size and 26 <= size <= 36
+    rng.setstate(state)
+    plain = build_dataset("kinetics", kinetics_cfg("DATA.DECODE_AT_SCALE", False), "train")
+    full, _ = plain.read_random_clip(1, shape, random.Random(5))
+    assert full.shape[1:3] == (48, 64)
+
+
+def test_unusable_torchvision_backend_falls_back_with_one_log_line(
+    kinetics_cfg, monkeypatch, caplog
+):
+    import sys
+
+    from slowfast.datasets import video_dataset
+
+    monkeypatch.setitem(sys.modules, "torchvision", None)
+    monkeypatch.setattr(video_dataset, "_backend_notes_logged", set())
+    cfg = kinetics_cfg("DATA.DECODING_BACKEND", "torchvision")
+    with caplog.at_level("WARNING"):
+        first = build_dataset("kinetics", cfg, "train")
+        build_dataset("kinetics", cfg, "val")
+    notes = [r.getMessage() for r in caplog.records if "DECODING_BACKEND" in r.getMessage()]
+    assert len(notes) == 1 and notes[0].endswith("decoding with PyAV instead")
+    assert first.backend == "pyav"
+    assert first[0][0][0].shape == (3, 2, 32, 32)
+
+
+def test_missing_decord_backend_is_a_config_error(kinetics_cfg, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "decord", None)
+    with pytest.raises(ConfigError, match="DATA.DECODING_BACKEND: decord cannot be imported"):
+        build_dataset("kinetics", kinetics_cfg("DATA.DECODING_BACKEND", "decord"), "train")
+
+
+@pytest.mark.parametrize("fmt", ["kinetics", "ssv2"])
+def test_several_clips_of_a_video_are_cut_from_one_decode(kinetics_cfg, ssv2_cfg, fmt):
+    from slowfast.datasets.decoder import DECODE_STATS
+
+    make = {"kinetics": kinetics_cfg, "ssv2": ssv2_cfg}[fmt]
+    dataset = build_dataset(fmt, make(), "train")
+    shape = ClipShape(4, 16, 16, 22, 1, 3)
+    keys = [(2, shape, 101), (4, shape, 7), (2, shape, 102), (2, shape, 103), (4, shape, 8)]
+    frames_before = DECODE_STATS["frames"]
+    together = dataset.__getitems__(keys)
+    decoded_together = DECODE_STATS["frames"] - frames_before
+    frames_before = DECODE_STATS["frames"]
+    alone = [dataset[key] for key in keys]
+    decoded_alone = DECODE_STATS["frames"] - frames_before
+    for (a, label_a, index_a, _), (b, label_b, index_b, _) in zip(together, alone):
+        assert (label_a, index_a) == (label_b, index_b)
+        assert [x.shape for x in a] == [x.shape for x in b]
+        if fmt == "ssv2":  # frame files: the same frames, read once at the largest scale
+            assert (a[-1] - b[-1]).abs().mean().item() < 0.1
+    assert [i for _, _, i, _ in together] == [2, 4, 2, 2, 4]
+    # Video: the clips of one video are cut from one stretch, each at its own place and crop.
+    first, third = together[0][0][-1], together[2][0][-1]
+    assert not torch.equal(first, third)
+    assert decoded_together < decoded_alone
+
+
+def test_one_decode_for_several_clips_falls_back_on_a_broken_video(kinetics_cfg, tmp_path):
+    import shutil
+
+    folder = kinetics_cfg().DATA.PATH_TO_DATA_DIR
+    copy = tmp_path / "kinetics"
+    shutil.copytree(folder, copy)
+    cfg = kinetics_cfg("DATA.PATH_TO_DATA_DIR", str(copy), "DATA.PATH_PREFIX", str(copy))
+    dataset = build_dataset("kinetics", cfg, "train")
+    index = 3
+    broken = dataset.records[index].path
+    with open(broken, "wb") as f:
+        f.write(b"not a video")
+    shape = ClipShape(4, 16, 16, 16, 1)
+    items = dataset.__getitems__([(index, shape, 1), (index, shape, 2)])
+    for _, _, got, meta in items:  # each replaced by another video, and the skip recorded
+        assert got != index and meta["skipped"] == [broken]

@@ -164,3 +164,94 @@ def test_bad_files_raise_a_data_error_naming_the_file(tmp_path, videos, kind):
         with open_video(path) as reader:
             reader.read(list(range(0, 300, 30)))
     assert kind != "missing" or not os.path.exists(path)
+
+
+def gradient_frames(count: int, height: int = 72, width: int = 96) -> np.ndarray:
+    """Smooth frames (a ramp shifted by one level per frame)."""
+    y, x = np.mgrid[0:height, 0:width]
+    frames = np.empty((count, height, width, 3), np.uint8)
+    for i in range(count):
+        frames[i, ..., 0] = (x * 2 + i) % 256
+        frames[i, ..., 1] = (y * 2 + 40) % 256
+        frames[i, ..., 2] = 100
+    return frames
+
+
+@pytest.mark.parametrize("short_side", [40, 54, 72, 90])
+def test_decoding_at_a_short_side_matches_decode_then_resize(tmp_path, short_side):
+    from slowfast.datasets.transform import resize_short_side
+
+    path = str(tmp_path / "ramp.mp4")
+    write_mp4(path, gradient_frames(40), 30, keyframe_interval=10)
+    indices = [3, 17, 17, 30]
+    with open_video(path) as reader:
+        full = reader.read(indices)
+    with open_video(path) as reader:
+        scaled = reader.read(indices, short_side=short_side)
+    expected = resize_short_side(full, short_side)
+    assert scaled.shape == (4, short_side, short_side * 96 // 72, 3)
+    np.testing.assert_array_equal(scaled, expected)
+
+
+def test_numbered_frames_survive_decoding_at_a_short_side(videos):
+    with open_video(videos["long"]) as reader:
+        frames = reader.read([150, 10, 151], short_side=24)
+    assert frames.shape == (3, 24, 32, 3)
+    assert numbers_of(frames) == [150, 10, 151]
+
+
+def test_decord_reads_the_frames_pyav_reads(videos):
+    pytest.importorskip("decord")
+    indices = [0, 45, 3, 60, 60, 89]
+    with open_video(videos["short"], "decord") as reader:
+        assert (reader.fps, reader.num_frames) == (30.0, 90)
+        frames = reader.read(indices)
+        scaled = reader.read(indices, short_side=24)
+    with open_video(videos["short"]) as reader:
+        reference = reader.read(indices)
+    assert frames.shape == reference.shape and frames.dtype == np.uint8
+    assert numbers_of(frames) == indices
+    assert np.abs(frames.astype(int) - reference.astype(int)).mean() < 1.0
+    assert scaled.shape == (6, 24, 32, 3) and numbers_of(scaled) == indices
+
+
+def test_decord_bad_file_is_a_data_error(tmp_path):
+    pytest.importorskip("decord")
+    path = str(tmp_path / "garbage.mp4")
+    with open(path, "wb") as f:
+        f.write(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(DataError, match=path.replace(".", r"\.")):
+        open_video(path, "decord")
+
+
+def test_torchvision_without_a_video_decoder_falls_back_to_pyav(monkeypatch):
+    import sys
+    import types
+
+    from slowfast.datasets.decoder import resolve_backend
+
+    fake = types.ModuleType("torchvision")
+    fake.__version__ = "0.28.0"
+    fake.io = types.ModuleType("torchvision.io")  # 0.28: no read_video
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    monkeypatch.setitem(sys.modules, "torchvision.io", fake.io)
+    backend, note = resolve_backend("torchvision")
+    assert backend == "pyav"
+    assert note == (
+        "DATA.DECODING_BACKEND 'torchvision': torchvision 0.28.0 has no video decoder "
+        "(removed in 0.28); decoding with PyAV instead"
+    )
+    assert resolve_backend("pyav") == ("pyav", None)
+
+
+def test_unimportable_torchvision_falls_back_and_missing_decord_is_reported(monkeypatch):
+    import sys
+
+    from slowfast.datasets.decoder import resolve_backend
+
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "decord", None)
+    backend, note = resolve_backend("torchvision")
+    assert backend == "pyav" and "torchvision cannot be imported (ModuleNotFoundError" in note
+    backend, note = resolve_backend("decord")
+    assert backend == "decord" and "pip install decord" in note

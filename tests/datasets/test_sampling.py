@@ -76,3 +76,24 @@ def test_long_cycle_sampling_rate_is_drawn_inclusively():
     assert draw_sampling_rate(2, 0, rng) == 2
     draws = {draw_sampling_rate(2, 8, rng) for _ in range(300)}
     assert draws == set(range(2, 9))
+
+
+def test_window_clips_start_inside_their_window_with_one_draw():
+    import random
+
+    from slowfast.datasets.sampling import clip_indices, window_clip_indices
+
+    starts = set()
+    for seed in range(50):
+        rng = random.Random(seed)
+        indices = window_clip_indices(300, 8, 2, 30.0, 30.0, (100.0, 64.0), rng)
+        assert len(indices) == 8 and 100 <= indices[0] <= 100 + 64 - 16
+        assert indices[-1] - indices[0] in (14, 15)  # 8 frames 2 apart, truncated positions
+        starts.add(indices[0])
+        after = rng.random()
+        same = random.Random(seed)
+        clip_indices(300, 8, 2, 30.0, 30.0, -1, 1, same)
+        assert same.random() == after  # the same number of draws as a random clip
+    assert len(starts) > 20
+    # A clip as long as the window fills it; clamped at the video's end.
+    assert window_clip_indices(120, 4, 16, 30.0, 30.0, (60.0, 64.0), random.Random(0))[-1] == 119

@@ -219,6 +219,30 @@ def test_sampler_streams_every_index_before_repeating_one():
         ScheduledBatchSampler([(3, shape)], 30, seed=0, world=2)
 
 
+def test_sampler_cuts_several_clips_from_a_video_only_in_large_batches():
+    from slowfast.datasets.shape import ClipShape
+
+    shape = ClipShape(4, 16, 16, 16, 1)
+    batches = [(32, shape), (16, shape), (8, shape), (4, shape), (12, shape)]
+    sampler = ScheduledBatchSampler(batches, 100, seed=1, clips_per_decode=4, base_batch=4)
+    assert [sampler.repeats(b) for b, _ in batches] == [4, 4, 2, 1, 3]
+    out = list(sampler)
+    for (size, _), batch in zip(batches, out):
+        k = sampler.repeats(size)
+        videos = [i for i, *_ in batch]
+        assert len(batch) == size and len(set(videos)) == size // k
+        assert all(videos.count(v) == k for v in set(videos))
+        assert len({seed for *_, seed in batch}) == size  # every clip its own augmentation
+    # Two processes: k divides each one's share (12 / 2 = 6 -> 3; 8 / 2 = 4 -> 2).
+    halves = ScheduledBatchSampler(batches, 100, seed=1, world=2, clips_per_decode=4, base_batch=4)
+    assert [halves.repeats(b) for b, _ in batches] == [4, 4, 2, 1, 3]
+    assert [halves.repeats(b) for b in (12, 20)] == [3, 2]
+    plain = list(ScheduledBatchSampler(batches, 100, seed=1))
+    assert all(len({i for i, *_ in b}) == len(b) for b in plain)
+    with pytest.raises(ValueError, match="clips_per_decode must be >= 1"):
+        ScheduledBatchSampler(batches, 100, seed=1, clips_per_decode=0)
+
+
 def test_phase_unit_and_rule_are_validated():
     from slowfast.config import ConfigError
 
