@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Benchmarks: ``tools/benchmark.py model --cfg FILE ...``, ``tools/benchmark.py data --cfg FILE ...``
-or ``tools/benchmark.py compare --cfg FILE --pyslowfast DIR ...`` (our training step vs PySlowFast's).
+or ``tools/benchmark.py compare --cfg FILE --pyslowfast DIR ...`` (our training step vs PySlowFast's);
+``tools/benchmark.py data --multigrid --cfg FILE ...``: the loader's cost at every shape of a
+multigrid schedule and the loader-bound speed-up (``tools/data_phase_benchmark.py``).
 
 Each prints throughput measured in this process; compare runs side by side, not across days.
 """
@@ -22,9 +24,17 @@ def main(argv: list[str]) -> int:
         from slowfast.models.benchmark import main as run
     elif argv[0] == "compare":
         from slowfast.models.compare import main as run
+    elif "--multigrid" in argv:
+        from data_phase_benchmark import main as run  # tools/, beside this script
     else:
         from slowfast.datasets.benchmark import main as run
-    return run(argv[1:])
+    from slowfast.engine.cli import user_error_types
+    from slowfast.utils.parser import user_error
+
+    try:
+        return run(argv[1:])
+    except user_error_types() as e:  # a bad config or dataset: the message, exit status 2
+        user_error(str(e))
 
 
 if __name__ == "__main__":
