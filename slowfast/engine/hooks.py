@@ -68,7 +68,7 @@ class MultigridHook(HookBase):
             self._start_epoch(trainer, trainer.epoch)
 
     def before_step(self, trainer: Trainer) -> None:
-        self._follow(trainer)
+        self._follow(trainer, mid_epoch=True)
 
     def _start_epoch(self, trainer: Trainer, epoch: int) -> None:
         trainer.iter = self.plan.epoch_starts[min(epoch, self.plan.num_epochs)]
@@ -82,13 +82,13 @@ class MultigridHook(HookBase):
         # are right even for an epoch with no iteration.
         self._follow(trainer)
 
-    def _follow(self, trainer: Trainer) -> None:
+    def _follow(self, trainer: Trainer, mid_epoch: bool = False) -> None:
         """Switch to the phase of iteration ``trainer.iter`` if it is not the current one."""
         span = self.plan.span_at(trainer.iter)
         if span is not self.span:
-            self._switch(trainer, span)
+            self._switch(trainer, span, mid_epoch)
 
-    def _switch(self, trainer: Trainer, span: PhaseSpan) -> None:
+    def _switch(self, trainer: Trainer, span: PhaseSpan, mid_epoch: bool) -> None:
         phase = span.phase
         t0 = time.perf_counter()
         trainer.cfg = apply_phase(trainer.cfg, phase)
@@ -121,6 +121,9 @@ class MultigridHook(HookBase):
                 "crop_size": cfg.DATA.TRAIN_CROP_SIZE,
                 "norm_type": cfg.BN.NORM_TYPE,
                 "switch_time_s": t_switch,
+                # Mid-epoch, how long the phase's first step waited for its batch (the loader's
+                # gap at the change); at an epoch's start the epoch record's first_batch_s.
+                "batch_wait_s": trainer.batch_wait_s if mid_epoch else None,
             },
             logger,
         )

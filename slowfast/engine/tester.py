@@ -27,7 +27,7 @@ logger = get_logger(__name__)
 def test(cfg: CfgNode) -> dict[str, Any]:
     """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
     device = du.get_device(cfg)
-    model = build_model(cfg).to(device, memory_format=model_memory_format(cfg))
+    model = build_model(cfg).to(device, memory_format=model_memory_format(cfg, device))
     path = load_test_checkpoint(cfg, model)
     if path:
         logger.info("testing weights from %s", path)

@@ -95,7 +95,8 @@ class Trainer:
         # Mixed precision: float16 + gradient scaler on CUDA, bfloat16 on the CPU (see
         # slowfast.utils.precision); MODEL.CHANNELS_LAST lays out weights and clips NTHWC.
         self.amp_dtype = precision.train_autocast_dtype(cfg, self.device)
-        self.memory_format = precision.model_memory_format(cfg)
+        self.memory_format = precision.model_memory_format(cfg, self.device)
+        logger.info(precision.describe(self.amp_dtype, self.memory_format, cfg))
         self.model = build_model(self.cfg)
         self.model.to(self.device, memory_format=self.memory_format)
         self.optimizer = construct_optimizer(self.model, self.cfg)
@@ -112,6 +113,7 @@ class Trainer:
         self.epoch = 0
         # Global iteration; a hook that places the schedule (multigrid) sets it at each epoch.
         self.iter = 0
+        self.batch_wait_s = 0.0  # seconds the current step waited for its batch
         # The LR of (epoch, iteration in the epoch, iterations in the epoch); multigrid's hook
         # replaces it with its plan's.
         self.lr_fn = self._epoch_lr
@@ -275,6 +277,7 @@ class Trainer:
             data_time += t_compute - t_data
             if it == start:
                 first_batch_s = t_compute - t_data
+            self.batch_wait_s = t_compute - t_data  # how long this step waited for its batch
             for h in self.hooks:
                 h.before_step(self)
             if world > 1:

@@ -73,7 +73,8 @@ def _build_ours(spec: dict):
     _shape_cfg(cfg, spec)
     assert_and_infer_cfg(cfg)
     model = build_model(cfg)
-    return cfg, model, precision.train_autocast_dtype(cfg, "cpu"), precision.model_memory_format(cfg)
+    fmt = precision.memory_format(bool(cfg.MODEL.CHANNELS_LAST))  # explicit: a variant sets it
+    return cfg, model, precision.train_autocast_dtype(cfg, "cpu"), fmt
 
 
 def _build_pyslowfast(spec: dict):

@@ -5,7 +5,8 @@ the benchmarks.
 as in PySlowFast, and bfloat16 autocast on the CPU, where PySlowFast's CUDA-only autocast does
 nothing. bfloat16 has float32's exponent range, so it needs no gradient scaler.
 ``MODEL.CHANNELS_LAST`` stores conv weights and 5-D inputs as ``channels_last_3d`` (N, T, H, W, C
-in memory), the layout oneDNN and cuDNN convolutions prefer.
+in memory), the layout oneDNN and cuDNN convolutions prefer; unset (None), it is chosen per device
+(:func:`default_channels_last`).
 """
 
 from __future__ import annotations
@@ -52,9 +53,30 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last_3d if channels_last else torch.contiguous_format
 
 
-def model_memory_format(cfg: CfgNode) -> torch.memory_format:
-    """:func:`memory_format` for ``MODEL.CHANNELS_LAST``."""
-    return memory_format(bool(cfg.MODEL.CHANNELS_LAST))
+def default_channels_last(device: torch.device | str) -> bool:
+    """The layout ``MODEL.CHANNELS_LAST None`` gives: channels_last_3d on the CPU, where it was
+    measured faster (BENCHMARKS.md), the default layout elsewhere (not measured yet)."""
+    return torch.device(device).type == "cpu"
+
+
+def model_memory_format(cfg: CfgNode, device: torch.device | str = "cpu") -> torch.memory_format:
+    """:func:`memory_format` for ``MODEL.CHANNELS_LAST`` on ``device``."""
+    value = cfg.MODEL.CHANNELS_LAST
+    return memory_format(default_channels_last(device) if value is None else bool(value))
+
+
+def describe(dtype: torch.dtype | None, fmt: torch.memory_format, cfg: CfgNode) -> str:
+    """One line saying which precision and layout a run uses and which keys chose them."""
+    if dtype is None:
+        what = "float32"
+    else:
+        what = f"{str(dtype).replace('torch.', '')} autocast"
+        what += " with a gradient scaler" if needs_grad_scaler(dtype) else ""
+    layout = "channels_last_3d" if fmt == torch.channels_last_3d else "contiguous"
+    how = "MODEL.CHANNELS_LAST unset: this device's default" if cfg.MODEL.CHANNELS_LAST is None \
+        else f"MODEL.CHANNELS_LAST {bool(cfg.MODEL.CHANNELS_LAST)}"
+    return (f"precision: {what} (TRAIN.MIXED_PRECISION {bool(cfg.TRAIN.MIXED_PRECISION)}); "
+            f"memory layout: {layout} ({how})")
 
 
 def to_memory_format(inputs: Any, fmt: torch.memory_format) -> Any:

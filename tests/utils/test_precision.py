@@ -33,3 +33,24 @@ def test_to_memory_format_converts_5d_tensors_only():
     assert out[1][0].is_contiguous(memory_format=torch.channels_last_3d)
     assert out[2] is flat and torch.equal(out[0], clip)
     assert precision.to_memory_format(clip, precision.memory_format(False)) is clip
+
+
+def test_unset_channels_last_is_chosen_per_device_and_described():
+    from slowfast.config import build_cfg
+
+    unset = build_cfg([], [])
+    assert unset.MODEL.CHANNELS_LAST is None
+    assert precision.model_memory_format(unset, "cpu") == torch.channels_last_3d
+    assert precision.model_memory_format(unset, "cuda") == torch.contiguous_format
+    off = build_cfg([], ["MODEL.CHANNELS_LAST", "False"])
+    assert precision.model_memory_format(off, "cpu") == torch.contiguous_format
+    on = build_cfg([], ["MODEL.CHANNELS_LAST", "True", "TRAIN.MIXED_PRECISION", "True"])
+    assert precision.model_memory_format(on, "cuda") == torch.channels_last_3d
+    assert precision.describe(None, torch.channels_last_3d, unset) == (
+        "precision: float32 (TRAIN.MIXED_PRECISION False); memory layout: channels_last_3d "
+        "(MODEL.CHANNELS_LAST unset: this device's default)"
+    )
+    assert precision.describe(torch.float16, torch.channels_last_3d, on) == (
+        "precision: float16 autocast with a gradient scaler (TRAIN.MIXED_PRECISION True); "
+        "memory layout: channels_last_3d (MODEL.CHANNELS_LAST True)"
+    )
