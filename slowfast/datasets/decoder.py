@@ -21,8 +21,8 @@ have a reduced-scale decode (``frames``).
 
 Backends (``DATA.DECODING_BACKEND``): ``pyav`` (the default), ``decord`` (optional: ``pip
 install decord``) and ``torchvision``, PySlowFast's default, whose video decoder torchvision
-0.28 removed; where torchvision cannot decode, the config check switches a run to ``pyav`` with
-one log line (:func:`resolve_backend`).
+0.28 removed; where torchvision cannot decode, the dataset decodes with ``pyav`` and logs one
+line saying so (:func:`resolve_backend`).
 
 Every failure — missing, unreadable, truncated or frameless file — is a :class:`DataError`
 naming the file.
@@ -43,6 +43,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from slowfast.datasets.errors import DataError
+from slowfast.datasets.transform import resize_short_side
 
 # Wanted frames further apart than this (seconds) are reached by seeking instead of decoding on;
 # longer than the keyframe interval of most encodes (x264's default is 250 frames).
@@ -128,11 +129,7 @@ def resolve_backend(backend: str) -> tuple[str, str | None]:
 
 def resize_frames(frames: np.ndarray, short_side: int | None) -> np.ndarray:
     """``frames`` scaled to ``short_side`` with the transform's filter (no-op for None)."""
-    if short_side is None:
-        return frames
-    from slowfast.datasets.transform import resize_short_side
-
-    return resize_short_side(frames, short_side)
+    return frames if short_side is None else resize_short_side(frames, short_side)
 
 
 class PyAVReader:
@@ -312,10 +309,12 @@ class PyAVReader:
                     context.skip_frame = mode = wanted
                 frames = packet.decode()
                 DECODE_STATS["decode_s"] += time.perf_counter() - start
+                start = None  # the consumer's time is not decoding
                 yield from frames
                 start = time.perf_counter()
         finally:
-            DECODE_STATS["decode_s"] += time.perf_counter() - start
+            if start is not None:
+                DECODE_STATS["decode_s"] += time.perf_counter() - start
             context.skip_frame = "DEFAULT"
 
     def _frame_time(self, frame: av.VideoFrame, prev_t: float) -> float:
@@ -389,7 +388,6 @@ class TorchvisionReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
 
 
 class DecordReader:

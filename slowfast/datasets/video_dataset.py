@@ -167,8 +167,10 @@ class VideoDataset(Dataset):
 
     def __getitems__(self, keys: Sequence) -> list:
         """A batch of items (the loader's batched fetch). Training keys that repeat a video and
-        shape (multigrid's ``DATA.CLIPS_PER_DECODE``) are cut from one decode of it; each clip is
-        the one ``dataset[key]`` returns (the same frames, scale, crop and flip)."""
+        shape (multigrid's ``DATA.CLIPS_PER_DECODE``) are cut from one decode of it, each with
+        its own seed's sampling rate, scale, crop and flip; for an encoded video their positions
+        are drawn inside one shared stretch (:meth:`_decode_window`), so they are not the clips
+        ``dataset[key]`` would give. Every other key is ``dataset[key]``."""
         out: list = [None] * len(keys)
         groups: OrderedDict[tuple, list[int]] = OrderedDict()
         for position, key in enumerate(keys):

@@ -255,3 +255,70 @@ def test_unimportable_torchvision_falls_back_and_missing_decord_is_reported(monk
     assert backend == "pyav" and "torchvision cannot be imported (ModuleNotFoundError" in note
     backend, note = resolve_backend("decord")
     assert backend == "decord" and "pip install decord" in note
+
+
+def write_irregular(path: str, count: int) -> None:
+    """29.97 fps H.264 with B-frames, keyframes at irregular places (forced, as scene cuts put
+    them) and an audio stream: what real downloads look like."""
+    cuts = {0, 17, 41, 42, 77}
+    with av.open(path, "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(30000, 1001))
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.gop_size = 1000
+        video.options = {"x264-params": "bframes=3:scenecut=0:forced-idr=1"}
+        audio = container.add_stream("aac", rate=16000)
+        for i, frame in enumerate(numbered_frames(count)):
+            picture = av.VideoFrame.from_ndarray(frame.copy(), format="rgb24")
+            if i in cuts:
+                picture.pict_type = av.video.frame.PictureType.I
+            for packet in video.encode(picture):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for k in range(count // 2):
+            samples = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
+            samples.sample_rate, samples.pts = 16000, 1024 * k
+            for packet in audio.encode(samples):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+
+
+def test_every_multigrid_shape_reads_the_frames_of_a_full_decode(tmp_path):
+    """The clips of every shape of the demo's schedule (any sampling rate, crop and scale), read
+    with the scale drawn, equal a full decode of the file at the same indices, resized."""
+    import random
+
+    from slowfast.config import assert_and_infer_cfg, build_cfg
+    from slowfast.datasets import sampling
+    from slowfast.datasets.transform import resize_short_side
+    from slowfast.multigrid.schedule import build_schedule, init_cfg
+
+    path = str(tmp_path / "irregular.mp4")
+    write_irregular(path, 120)
+    with av.open(path) as container:
+        keyframes = [i for i, p in enumerate(sorted(
+            (p for p in container.demux(video=0) if p.size), key=lambda p: p.pts)) if p.is_keyframe]
+        assert container.streams.video[0].average_rate == Fraction(30000, 1001)
+        assert len(container.streams.audio) == 1
+    gaps = {b - a for a, b in zip(keyframes, keyframes[1:])}
+    assert len(keyframes) >= 4 and len(gaps) > 1  # irregular
+    everything = decode_all(path)
+    cfg = assert_and_infer_cfg(build_cfg(
+        [os.path.join(os.path.dirname(__file__), "..", "..", "configs", "Synthetic",
+                      "SLOWFAST_demo_multigrid.yaml")], ["DATA.TARGET_FPS", "30"]))
+    shapes = {s for p in build_schedule(init_cfg(cfg)).phases for s in p.clip_shapes()}
+    assert len(shapes) >= 6
+    rng = random.Random(0)
+    for shape in sorted(shapes, key=lambda s: s.key):
+        for _ in range(3):
+            rate = sampling.draw_sampling_rate(shape.sampling_rate, shape.max_sampling_rate, rng)
+            with open_video(path) as reader:
+                indices = sampling.clip_indices(reader.num_frames, shape.num_frames, rate,
+                                                reader.fps, 30, sampling.RANDOM_VIEW, 1, rng)
+                size = rng.randint(shape.min_scale, shape.max_scale)
+                got = reader.read(indices, short_side=size)
+            expected = resize_short_side(np.stack([everything[i] for i in indices]), size)
+            np.testing.assert_array_equal(got, expected)
