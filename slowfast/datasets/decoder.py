@@ -4,7 +4,8 @@
 container, without decoding) and returns the frames at given indices as RGB ``uint8`` arrays.
 The PyAV reader maps frame index ``k`` to the time ``start + k / fps``, seeks to the keyframe
 before the first wanted time, decodes the video stream only (audio packets are skipped) with
-FFmpeg's threaded decoding, lets the decoder drop the non-reference frames nobody asked for,
+FFmpeg's threaded decoding, leaves undecoded every group of pictures (keyframe to keyframe) that
+holds no wanted frame, lets the decoder drop the non-reference frames nobody asked for,
 converts to RGB only the frames it returns (the one nearest in time to each wanted index, so
 variable frame rates work) and stops after the last one. Wanted times more than
 :data:`SEEK_GAP_S` apart are reached with a fresh seek rather than by decoding the gap.
@@ -48,8 +49,10 @@ from slowfast.datasets.transform import resize_short_side
 # Wanted frames further apart than this (seconds) are reached by seeking instead of decoding on;
 # longer than the keyframe interval of most encodes (x264's default is 250 frames).
 SEEK_GAP_S = 10.0
-# Packets within this many frames of a wanted time are always decoded (see _decoded_frames).
-_NEEDED_WITHIN_FRAMES = 1.0
+# Packets within this many frames of a wanted time are always decoded (see _decoded_frames): the
+# frame nearest a wanted time of a constant-rate stream is within half a frame of it; the rest is a
+# margin for rounded timestamps.
+_NEEDED_WITHIN_FRAMES = 0.55
 # A stream that ends before this fraction of the frames its container announces is truncated.
 _TRUNCATED_FRACTION = 0.9
 
@@ -286,32 +289,52 @@ class PyAVReader:
         return out
 
     def _decoded_frames(self, times: list[float]) -> Iterator[av.VideoFrame]:
-        """Decode the video stream from the current position, skipping frames nobody needs.
+        """Decode the video stream from the current position, skipping what nobody needs.
 
-        A packet more than :data:`_NEEDED_WITHIN_FRAMES` frames from every wanted time is decoded
-        with ``skip_frame = NONREF``: if no other frame refers to it (B-frames, typically half of
-        an x264 stream), the decoder drops it without decoding it. Reference frames are always
-        decoded, so the frames that are returned are exact.
+        Two savings, both exact (every frame returned is the frame a full decode gives):
+
+        * GOPs are decoded lazily: the packets since the last keyframe are held back until one
+          of them is within :data:`_NEEDED_WITHIN_FRAMES` frames of a wanted time, and dropped
+          undecoded when the next keyframe comes first. A group of pictures with no sampled
+          frame (a clip's gaps at a high sampling rate, with short keyframe intervals) costs
+          only its demuxing.
+        * Inside a decoded GOP, a packet far from every wanted time is decoded with
+          ``skip_frame = NONREF``: if no other frame refers to it (B-frames, typically half of an
+          x264 stream), the decoder drops it. Reference frames are always decoded.
+
+        Past the last wanted time every packet is fed, so the decoder hands out the frames it
+        holds back for reordering.
         """
         context = self._stream.codec_context
         tolerance = _NEEDED_WITHIN_FRAMES / self.fps
+        last_wanted = times[-1] + tolerance
         mode = None
+        pending: list[tuple[av.Packet, bool]] = []  # held back: (packet, needed)
         start = time.perf_counter()
         try:
             for packet in self._container.demux(self._stream):
-                if packet.pts is None:
-                    wanted = "DEFAULT"
+                if packet.pts is None:  # the end-of-stream flush packet
+                    needed, past = True, True
                 else:
                     t = packet.pts * self._seconds_per_tick
                     j = bisect.bisect_left(times, t - tolerance)
-                    wanted = "DEFAULT" if j < len(times) and times[j] <= t + tolerance else "NONREF"
-                if wanted != mode:
-                    context.skip_frame = mode = wanted
-                frames = packet.decode()
-                DECODE_STATS["decode_s"] += time.perf_counter() - start
-                start = None  # the consumer's time is not decoding
-                yield from frames
-                start = time.perf_counter()
+                    needed = j < len(times) and times[j] <= t + tolerance
+                    past = t > last_wanted
+                if packet.is_keyframe and not past:
+                    pending.clear()  # the last GOP's tail: no wanted frame depends on it
+                pending.append((packet, needed))
+                if not (needed or past):
+                    continue
+                for held, held_needed in pending:
+                    wanted = "DEFAULT" if held_needed else "NONREF"
+                    if wanted != mode:
+                        context.skip_frame = mode = wanted
+                    frames = held.decode()
+                    DECODE_STATS["decode_s"] += time.perf_counter() - start
+                    start = None  # the consumer's time is not decoding
+                    yield from frames
+                    start = time.perf_counter()
+                pending.clear()
         finally:
             if start is not None:
                 DECODE_STATS["decode_s"] += time.perf_counter() - start

@@ -14,6 +14,7 @@ decode does a fraction of the inverse-DCT and colour work.
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Sequence
@@ -118,8 +119,10 @@ def load_image(
     return image
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def jpeg_size(path: str) -> tuple[int, int]:
-    """(width, height) from an image file's header, without decoding it; (0, 0) if unreadable."""
+    """(width, height) from an image file's header, without decoding it; (0, 0) if unreadable.
+    Kept per path: a reader asks for its video's first frame once per clip."""
     try:
         with Image.open(path) as image:
             return image.size

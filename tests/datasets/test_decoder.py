@@ -106,6 +106,19 @@ def test_variable_frame_rate_picks_the_nearest_frame_in_time(tmp_path):
         assert expected != indices  # the nominal grid differs from the real timestamps
 
 
+def mux_silence(container, audio, frames: int) -> None:
+    """``frames`` frames of 1024 silent mono samples into ``audio``, then its flush."""
+    for k in range(frames):
+        samples = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        samples.sample_rate, samples.pts = 16000, 1024 * k
+        for packet in audio.encode(samples):
+            container.mux(packet)
+    for packet in audio.encode():
+        container.mux(packet)
+
+
 def test_audio_stream_is_ignored(tmp_path):
     path = str(tmp_path / "av.mp4")
     with av.open(path, "w") as container:
@@ -117,15 +130,7 @@ def test_audio_stream_is_ignored(tmp_path):
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
-        for k in range(30):
-            samples = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            samples.sample_rate, samples.pts = 16000, 1024 * k
-            for packet in audio.encode(samples):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
+        mux_silence(container, audio, 30)
     with open_video(path) as reader:
         assert numbers_of(reader.read([0, 15, 29])) == [0, 15, 29]
 
@@ -275,15 +280,7 @@ def write_irregular(path: str, count: int) -> None:
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
-        for k in range(count // 2):
-            samples = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            samples.sample_rate, samples.pts = 16000, 1024 * k
-            for packet in audio.encode(samples):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
+        mux_silence(container, audio, count // 2)
 
 
 def test_every_multigrid_shape_reads_the_frames_of_a_full_decode(tmp_path):
@@ -322,3 +319,21 @@ def test_every_multigrid_shape_reads_the_frames_of_a_full_decode(tmp_path):
                 got = reader.read(indices, short_side=size)
             expected = resize_short_side(np.stack([everything[i] for i in indices]), size)
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("keyframe_interval", [1, 4, 16])
+def test_gops_without_a_sampled_frame_are_not_decoded(tmp_path, keyframe_interval):
+    """A clip 8 frames apart over short GOPs decodes only the GOPs holding its frames, and still
+    returns exactly the frames of a full decode."""
+    path = str(tmp_path / "short_gops.mp4")
+    write_mp4(path, numbered_frames(200), 30, keyframe_interval=keyframe_interval)
+    everything = decode_all(path)
+    indices = list(range(40, 104, 8))  # 8 frames over 64
+    with open_video(path) as reader:
+        frames = reader.read(indices)
+        decoded = reader.frames_decoded
+    for got, i in zip(frames, indices):
+        np.testing.assert_array_equal(got, everything[i])
+    # With a keyframe every K frames, each sampled frame costs at most its GOP up to it (K = 1:
+    # itself); before, every GOP of the span was decoded (45-59 frames for these files).
+    assert decoded <= {1: 8 + 1, 4: 8 * 4, 16: 40}[keyframe_interval], decoded
