@@ -123,16 +123,15 @@ def load_image(
 def jpeg_size(path: str) -> tuple[int, int]:
     """(width, height) from an image file's header, without decoding it; (0, 0) if unreadable.
     Kept per path: a reader asks for its video's first frame once per clip."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return 0, 0
+    return _header_size(path)
 
 
-def _header_size(data: np.ndarray) -> tuple[int, int]:
+def _header_size(source) -> tuple[int, int]:
+    """(width, height) from the header of an image file or in-memory bytes (``np.ndarray``)."""
+    if isinstance(source, np.ndarray):
+        source = io.BytesIO(source.tobytes())
     try:
-        with Image.open(io.BytesIO(data.tobytes())) as image:
+        with Image.open(source) as image:
             return image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return 0, 0
