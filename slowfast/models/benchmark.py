@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from slowfast.config import build_cfg
 from slowfast.config.defaults import assert_and_infer_cfg
-from slowfast.models.build import build_model
+from slowfast.models.build import build_model, place_model
 from slowfast.models.stats import dummy_inputs, gflops
 from slowfast.utils import precision
 
@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace) -> None:
     cfg.TRAIN.BATCH_SIZE = cfg.TEST.BATCH_SIZE = args.batch
     assert_and_infer_cfg(cfg)
 
-    model = build_model(cfg).to(device)
+    model = place_model(build_model(cfg), device)
     gflops_clip = gflops(model, cfg, "train")
     # The same helpers as the trainer's MODEL.CHANNELS_LAST and TRAIN.MIXED_PRECISION.
     channels_last = args.channels_last or bool(cfg.MODEL.CHANNELS_LAST)

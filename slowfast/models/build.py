@@ -1,9 +1,11 @@
-"""The model registry and ``build_model``.
+"""The model registry, ``build_model`` (on the CPU) and ``place_model`` (onto a device).
 
-Contract for a registered model: ``@MODEL_REGISTRY.register()`` on a ``torch.nn.Module`` class
-whose constructor takes the config node (``cls(cfg)``) and whose ``forward`` takes a list of
-input tensors, one per pathway, each ``N x C x T x H x W``, and returns ``N x NUM_CLASSES``
-scores. ``MODEL.MODEL_NAME`` selects the class by its exact registered name.
+Contract for a registered model: ``@MODEL_REGISTRY.register()`` on a ``torch.nn.Module`` class,
+selected by ``MODEL.MODEL_NAME`` = its exact registered name. ``build_model`` calls the class's
+``from_cfg(cfg)`` classmethod when it has one (the built-in zoo: a cfg-free builder taking
+explicit keyword arguments, and ``from_cfg`` reading the config and calling it), else
+``cls(cfg)`` (PySlowFast's contract). ``forward`` takes a list of input tensors, one per pathway,
+each ``N x C x T x H x W``, and returns ``N x NUM_CLASSES`` scores.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fvcore.common.config import CfgNode
 from fvcore.common.registry import Registry
 
 from slowfast.config.errors import ConfigError
-from slowfast.utils.logging import get_logger
+from slowfast.utils.precision import model_memory_format
 
 MODEL_REGISTRY = Registry("MODEL")
 MODEL_REGISTRY.__doc__ = __doc__
@@ -26,8 +28,6 @@ MODEL_REGISTRY.__doc__ = __doc__
 # Comma-separated modules (importable names or paths of .py files) imported before a model is
 # looked up, so that models registered in a user's own file can be selected by name.
 EXTRA_MODULES_ENV = "SLOWFAST_EXTRA_MODULES"
-
-logger = get_logger(__name__)
 
 
 def _import_path(path: str) -> None:
@@ -64,11 +64,10 @@ def import_extra_modules(spec: str | None = None) -> list[str]:
     return entries
 
 
-def build_model(cfg: CfgNode, gpu_id: int | None = None) -> torch.nn.Module:
-    """Build ``MODEL.MODEL_NAME`` from the registry with ``cls(cfg)``.
+def build_model(cfg: CfgNode) -> torch.nn.Module:
+    """Build ``MODEL.MODEL_NAME`` from the registry, on the CPU (see the module docstring).
 
-    With ``NUM_GPUS > 0`` and CUDA available the model is moved to ``gpu_id`` (default: the
-    current CUDA device); ``NUM_GPUS == 0`` keeps it on the CPU. No DDP wrapping here.
+    Placing it on a device (and in a memory layout) is the caller's job: :func:`place_model`.
     """
     import_extra_modules()
     name = cfg.MODEL.MODEL_NAME
@@ -78,13 +77,36 @@ def build_model(cfg: CfgNode, gpu_id: int | None = None) -> torch.nn.Module:
             f"MODEL.MODEL_NAME: no model registered as {name!r} (registered: {known}). A model "
             f"in your own file must be imported first: list it in ${EXTRA_MODULES_ENV}."
         )
-    model = MODEL_REGISTRY.get(name)(cfg)
-    if cfg.NUM_GPUS > 0:
-        if torch.cuda.is_available():
-            device = torch.cuda.current_device() if gpu_id is None else gpu_id
-            model = model.cuda(device=device)
-        else:
-            logger.warning(
-                "NUM_GPUS=%d but CUDA is not available: the model stays on the CPU", cfg.NUM_GPUS
-            )
-    return model
+    entry = MODEL_REGISTRY.get(name)
+    from_cfg = getattr(entry, "from_cfg", None)
+    return from_cfg(cfg) if callable(from_cfg) else entry(cfg)
+
+
+def place_model(
+    model: torch.nn.Module,
+    where: CfgNode | torch.device | str,
+    *,
+    memory_format: torch.memory_format | None = None,
+) -> torch.nn.Module:
+    """Move ``model`` in place to a device and return it.
+
+    ``where`` is a device, or a config: then ``NUM_GPUS > 0`` means the current CUDA device
+    (``NUM_GPUS 0``: the CPU) and ``memory_format`` defaults to ``MODEL.CHANNELS_LAST``'s layout.
+    With a device, the layout changes only when ``memory_format`` is given.
+    """
+    if isinstance(where, CfgNode):
+        device = torch.device("cpu")
+        if where.NUM_GPUS > 0:
+            if not torch.cuda.is_available():
+                raise RuntimeError(
+                    f"NUM_GPUS is {where.NUM_GPUS} but CUDA is not available; set NUM_GPUS 0 "
+                    f"for the CPU"
+                )
+            device = torch.device("cuda", torch.cuda.current_device())
+        if memory_format is None:
+            memory_format = model_memory_format(where, device)
+    else:
+        device = torch.device(where)
+    if memory_format is None:
+        return model.to(device)
+    return model.to(device, memory_format=memory_format)

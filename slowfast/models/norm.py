@@ -1,15 +1,17 @@
-"""Batch-norm variants chosen by ``BN.NORM_TYPE``, and in-place switching between them.
+"""Batch-norm variants chosen by ``BN.NORM_TYPE``, their registry, and in-place switching.
 
 * ``batchnorm``: :class:`torch.nn.BatchNorm3d`.
 * ``sub_batchnorm``: :class:`SubBatchNorm3d`, statistics over ``BN.NUM_SPLITS`` groups of clips
   of the per-process batch (multigrid keeps the BN batch at ``MULTIGRID.BN_BASE_SIZE`` clips while
   the batch grows). State-dict layout as PySlowFast: ``weight``, ``bias``, ``bn.*`` (aggregated
   statistics used at evaluation) and ``split_bn.*`` (per-split statistics, ``C * splits`` long).
-* ``sync_batchnorm``: :class:`SyncBatchNorm3d`, statistics over groups of ``BN.NUM_SYNC_DEVICES``
-  processes (any backend, gloo included); plain BN when not distributed.
+* ``sync_batchnorm``: :class:`SyncBatchNorm3d` (``slowfast.models.sync_bn``), statistics over
+  groups of ``BN.NUM_SYNC_DEVICES`` processes (any backend, gloo included); plain BN when not
+  distributed.
 
-Blocks receive a *norm factory* (:func:`get_norm`), a callable ``factory(num_features)`` with
-epsilon and momentum from the config already bound, so the norm is a choice, not a branch.
+Blocks receive a *norm factory* (:func:`norm_factory`, or :func:`get_norm` for a config), a
+callable ``factory(num_features)`` with epsilon and momentum already bound, so the norm is a
+choice, not a branch.
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from fvcore.common.config import CfgNode
+from fvcore.common.registry import Registry
 
 from slowfast.config.errors import ConfigError
+from slowfast.models.sync_bn import SyncBatchNorm3d
 
 NormFactory = Callable[[int], nn.Module]
 
-NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
+NORM_REGISTRY = Registry("NORM")
+NORM_REGISTRY.__doc__ = """Norm layers by ``BN.NORM_TYPE``; the registered names are its values.
+
+Contract: an entry is a callable registered under its ``__name__`` (the cfg value) and called as
+``entry(num_features, eps=..., momentum=..., num_splits=..., num_sync_devices=...)`` (``BN.*``);
+it returns a module normalising ``N x num_features x T x H x W`` with affine ``weight`` and
+``bias``, and ignores the options it has no use for.
+"""
 
 
 def aggregate_split_stats(
@@ -113,139 +122,57 @@ class SubBatchNorm3d(nn.Module):
         return f"{self.num_features}, num_splits={self.num_splits}, eps={self.eps}"
 
 
-class _GroupSum(torch.autograd.Function):
-    """Sum a tensor over the processes of a group; the gradient is summed the same way.
-
-    Every process's loss depends on every process's input through the shared statistics, so the
-    gradient reaching one process's input is the sum of the gradients of all processes' outputs.
-    """
-
-    @staticmethod
-    def forward(ctx, tensor: torch.Tensor, group) -> torch.Tensor:  # type: ignore[override]
-        ctx.group = group
-        out = tensor.clone()
-        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        grad = grad.clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
-        return grad, None
-
-
-# (world size, group size) -> the process group this rank belongs to. Every rank creates all
-# groups in the same order (``new_group`` is collective), once per setting.
-_SYNC_GROUPS: dict[tuple[int, int], object] = {}
-
-
-def _sync_group(group_size: int):
-    world = dist.get_world_size()
-    key = (world, group_size)
-    if key not in _SYNC_GROUPS:
-        if group_size > world or world % group_size:
-            raise ValueError(
-                f"BN.NUM_SYNC_DEVICES={group_size} must divide the number of processes ({world})"
-            )
-        mine = None
-        rank = dist.get_rank()
-        for start in range(0, world, group_size):
-            ranks = list(range(start, start + group_size))
-            group = dist.new_group(ranks)
-            if rank in ranks:
-                mine = group
-        _SYNC_GROUPS[key] = mine
-    return _SYNC_GROUPS[key]
-
-
-class SyncBatchNorm3d(nn.BatchNorm3d):
-    """BN with statistics over groups of ``num_sync_devices`` consecutive processes.
-
-    Each process all-reduces per-channel [count, sum, sum of squares] within its group, so the
-    normalisation equals plain BN over the concatenated group batch (outputs and gradients).
-    Works with any ``torch.distributed`` backend. Outside training, with one device per group or
-    without an initialised process group it is exactly :class:`torch.nn.BatchNorm3d`; the state
-    dict is identical to it.
-    """
-
-    def __init__(
-        self,
-        num_features: int,
-        num_sync_devices: int = 1,
-        eps: float = 1e-5,
-        momentum: float = 0.1,
-    ) -> None:
-        super().__init__(num_features, eps=eps, momentum=momentum)
-        self.num_sync_devices = num_sync_devices
-
-    def _synced(self) -> bool:
-        return (
-            self.training
-            and self.num_sync_devices > 1
-            and dist.is_available()
-            and dist.is_initialized()
-            and dist.get_world_size() > 1
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._synced():
-            return super().forward(x)
-        group = _sync_group(self.num_sync_devices)
-        dims = [0] + list(range(2, x.dim()))
-        count = torch.full((1,), x.numel() / x.shape[1], dtype=torch.float32, device=x.device)
-        xf = x.float()
-        local = torch.cat([count, xf.sum(dims), (xf * xf).sum(dims)])
-        total = _GroupSum.apply(local, group)
-        n = total[0]
-        mean = total[1 : 1 + self.num_features] / n
-        var = (total[1 + self.num_features :] / n - mean * mean).clamp_min(0.0)
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                m = self.momentum
-                if m is None:
-                    m = 1.0 / float(self.num_batches_tracked)
-                unbiased = var * (n / (n - 1).clamp_min(1.0))
-                self.running_mean.lerp_(mean.to(self.running_mean.dtype), m)
-                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
-        scale = torch.rsqrt(var + self.eps)
-        shift = -mean * scale
-        if self.affine:
-            scale = scale * self.weight
-            shift = shift * self.weight + self.bias
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        return (xf * scale.view(shape) + shift.view(shape)).to(x.dtype)
-
-
 def is_norm(module: nn.Module) -> bool:
     """Whether ``module`` is one of the batch norms this package builds or converts."""
     return isinstance(module, (nn.BatchNorm3d, SubBatchNorm3d))
 
 
-def make_norm(
-    norm_type: str,
-    num_features: int,
+@NORM_REGISTRY.register()
+def batchnorm(num_features: int, *, eps: float, momentum: float, **_unused: int) -> nn.Module:
+    """``BN.NORM_TYPE batchnorm``: :class:`torch.nn.BatchNorm3d`."""
+    return nn.BatchNorm3d(num_features, eps=eps, momentum=momentum)
+
+
+@NORM_REGISTRY.register()
+def sub_batchnorm(
+    num_features: int, *, eps: float, momentum: float, num_splits: int, **_unused: int
+) -> nn.Module:
+    """``BN.NORM_TYPE sub_batchnorm``: :class:`SubBatchNorm3d` over ``num_splits`` splits."""
+    return SubBatchNorm3d(num_features, num_splits, eps=eps, momentum=momentum)
+
+
+@NORM_REGISTRY.register()
+def sync_batchnorm(
+    num_features: int, *, eps: float, momentum: float, num_sync_devices: int, **_unused: int
+) -> nn.Module:
+    """``BN.NORM_TYPE sync_batchnorm``: :class:`SyncBatchNorm3d` over ``num_sync_devices``."""
+    return SyncBatchNorm3d(num_features, num_sync_devices, eps=eps, momentum=momentum)
+
+
+def _norm_entry(norm_type: str) -> Callable[..., nn.Module]:
+    if norm_type not in NORM_REGISTRY:
+        names = ", ".join(name for name, _ in NORM_REGISTRY)
+        raise ConfigError(f"BN.NORM_TYPE: must be one of {names}, got {norm_type!r}")
+    return NORM_REGISTRY.get(norm_type)
+
+
+def norm_factory(
+    norm_type: str = "batchnorm",
     *,
     eps: float = 1e-5,
     momentum: float = 0.1,
     num_splits: int = 1,
     num_sync_devices: int = 1,
-) -> nn.Module:
-    """Build one 3-D norm layer of ``norm_type`` (see the module docstring)."""
-    if norm_type == "batchnorm":
-        return nn.BatchNorm3d(num_features, eps=eps, momentum=momentum)
-    if norm_type == "sub_batchnorm":
-        return SubBatchNorm3d(num_features, num_splits, eps=eps, momentum=momentum)
-    if norm_type == "sync_batchnorm":
-        return SyncBatchNorm3d(num_features, num_sync_devices, eps=eps, momentum=momentum)
-    raise ConfigError(f"BN.NORM_TYPE: must be one of {', '.join(NORM_TYPES)}, got {norm_type!r}")
+) -> NormFactory:
+    """``factory(num_features) -> nn.Module`` building registered ``norm_type`` layers (see
+    :data:`NORM_REGISTRY`) with these options; an unknown type fails here, before any layer."""
+    options = {"num_splits": num_splits, "num_sync_devices": num_sync_devices}
+    return partial(_norm_entry(norm_type), eps=eps, momentum=momentum, **options)
 
 
 def get_norm(cfg: CfgNode) -> NormFactory:
-    """The norm factory for ``cfg.BN``: ``factory(num_features) -> nn.Module``."""
-    make_norm(cfg.BN.NORM_TYPE, 1)  # validate the type early, with the key in the message
-    return partial(
-        make_norm,
+    """:func:`norm_factory` for ``cfg.BN`` (NORM_TYPE, EPSILON, MOMENTUM, NUM_SPLITS, ...)."""
+    return norm_factory(
         cfg.BN.NORM_TYPE,
         eps=cfg.BN.EPSILON,
         momentum=cfg.BN.MOMENTUM,
@@ -281,14 +208,14 @@ def _convert_one(module: nn.Module, norm_type: str, splits: int, sync: int) -> n
     if weight is None or bias is None:
         raise ValueError("convert_norm: only affine batch norms can be converted")
     mean, var, tracked = _norm_state(module)
-    new = make_norm(
+    make = norm_factory(
         norm_type,
-        weight.numel(),
         eps=module.eps,
         momentum=module.momentum,
         num_splits=splits,
         num_sync_devices=sync,
     )
+    new = make(weight.numel())
     new.to(device=weight.device)
     # Share the Parameter objects so optimiser state keyed on them stays valid.
     new.weight, new.bias = weight, bias
@@ -317,10 +244,7 @@ def convert_norm(model: nn.Module, cfg: CfgNode) -> nn.Module:
     Layers already of the requested kind are kept as they are. Returns ``model``.
     """
     norm_type = cfg.BN.NORM_TYPE
-    if norm_type not in NORM_TYPES:
-        raise ConfigError(
-            f"BN.NORM_TYPE: must be one of {', '.join(NORM_TYPES)}, got {norm_type!r}"
-        )
+    _norm_entry(norm_type)
     splits, sync = int(cfg.BN.NUM_SPLITS), int(cfg.BN.NUM_SYNC_DEVICES)
     for parent in list(model.modules()):
         if isinstance(parent, SubBatchNorm3d):

@@ -1,4 +1,5 @@
-"""Residual transforms, blocks and stages of the 3-D ResNets (C2D, I3D, Slow, SlowFast).
+"""Residual transforms (and their registry), blocks and stages of the 3-D ResNets (C2D, I3D,
+Slow, SlowFast).
 
 A stage holds one chain of blocks per pathway (``pathway{p}_res{i}``), optionally followed by a
 non-local block (``pathway{p}_nonlocal{i}``); names and shapes are PySlowFast's.
@@ -6,15 +7,34 @@ non-local block (``pathway{p}_nonlocal{i}``); names and shapes are PySlowFast's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
+from fvcore.common.registry import Registry
 
+from slowfast.models.layers import conv_norm
 from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.models.norm import NormFactory
 from slowfast.models.weight_init import mark_final_norm
-from slowfast.utils.precision import Conv3d
+
+# Blocks per stage (res2..res5) for each ResNet depth.
+STAGE_DEPTH: dict[int, tuple[int, int, int, int]] = {
+    18: (2, 2, 2, 2),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+}
+
+TRANS_FUNC_REGISTRY = Registry("TRANS_FUNC")
+TRANS_FUNC_REGISTRY.__doc__ = """Residual transforms by ``RESNET.TRANS_FUNC`` value (their names).
+
+Contract: an entry is a callable registered under its ``__name__`` (the cfg value) and called with
+the keyword arguments ``dim_in, dim_out, temp_kernel_size, stride, dim_inner, num_groups,
+stride_1x1, inplace_relu, dilation, norm`` (a norm factory); it returns the residual branch
+(``branch2``), mapping ``N x dim_in x T x H x W`` to ``N x dim_out x T x H/stride x W/stride``,
+with its last norm tagged by ``mark_final_norm`` so that ``ZERO_INIT_FINAL_BN`` finds it.
+"""
 
 
 class BottleneckTransform(nn.Module):
@@ -36,30 +56,28 @@ class BottleneckTransform(nn.Module):
     ) -> None:
         super().__init__()
         str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
-        self.a = Conv3d(
+        self.a, self.a_bn = conv_norm(
             dim_in,
             dim_inner,
-            kernel_size=[temp_kernel_size, 1, 1],
+            [temp_kernel_size, 1, 1],
+            norm,
             stride=[1, str1x1, str1x1],
             padding=[temp_kernel_size // 2, 0, 0],
-            bias=False,
         )
-        self.a_bn = norm(dim_inner)
         self.a_relu = nn.ReLU(inplace_relu)
-        self.b = Conv3d(
+        self.b, self.b_bn = conv_norm(
             dim_inner,
             dim_inner,
-            kernel_size=[1, 3, 3],
+            [1, 3, 3],
+            norm,
             stride=[1, str3x3, str3x3],
             padding=[0, dilation, dilation],
             dilation=[1, dilation, dilation],
             groups=num_groups,
-            bias=False,
         )
-        self.b_bn = norm(dim_inner)
         self.b_relu = nn.ReLU(inplace_relu)
-        self.c = Conv3d(dim_inner, dim_out, kernel_size=1, bias=False)
-        self.c_bn = mark_final_norm(norm(dim_out))
+        self.c, c_bn = conv_norm(dim_inner, dim_out, 1, norm)
+        self.c_bn = mark_final_norm(c_bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.a_relu(self.a_bn(self.a(x)))
@@ -85,81 +103,81 @@ class BasicTransform(nn.Module):
         norm: NormFactory,
     ) -> None:
         super().__init__()
-        self.a = Conv3d(
+        self.a, self.a_bn = conv_norm(
             dim_in,
             dim_out,
-            kernel_size=[temp_kernel_size, 3, 3],
+            [temp_kernel_size, 3, 3],
+            norm,
             stride=[1, stride, stride],
             padding=[temp_kernel_size // 2, 1, 1],
-            bias=False,
         )
-        self.a_bn = norm(dim_out)
         self.a_relu = nn.ReLU(inplace_relu)
-        self.b = Conv3d(
+        self.b, b_bn = conv_norm(
             dim_out,
             dim_out,
-            kernel_size=[1, 3, 3],
+            [1, 3, 3],
+            norm,
             padding=[0, dilation, dilation],
             dilation=[1, dilation, dilation],
-            bias=False,
         )
-        self.b_bn = mark_final_norm(norm(dim_out))
+        self.b_bn = mark_final_norm(b_bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.b_bn(self.b(self.a_relu(self.a_bn(self.a(x)))))
 
 
-TRANS_FUNCS: dict[str, type[nn.Module]] = {
-    "bottleneck_transform": BottleneckTransform,
-    "basic_transform": BasicTransform,
-}
+@TRANS_FUNC_REGISTRY.register()
+def bottleneck_transform(**kwargs: Any) -> nn.Module:
+    """``RESNET.TRANS_FUNC bottleneck_transform``: :class:`BottleneckTransform`."""
+    return BottleneckTransform(**kwargs)
 
 
-def get_trans_func(name: str) -> type[nn.Module]:
-    """The residual transform class registered under ``RESNET.TRANS_FUNC`` = ``name``."""
-    if name not in TRANS_FUNCS:
-        raise ValueError(
-            f"RESNET.TRANS_FUNC must be one of {sorted(TRANS_FUNCS)}, got {name!r}"
-        )
-    return TRANS_FUNCS[name]
+@TRANS_FUNC_REGISTRY.register()
+def basic_transform(**kwargs: Any) -> nn.Module:
+    """``RESNET.TRANS_FUNC basic_transform``: :class:`BasicTransform`."""
+    return BasicTransform(**kwargs)
+
+
+TransFunc = Callable[..., nn.Module]
+
+
+def get_trans_func(name: str) -> TransFunc:
+    """The residual transform registered under ``RESNET.TRANS_FUNC`` = ``name``."""
+    if name not in TRANS_FUNC_REGISTRY:
+        names = sorted(entry for entry, _ in TRANS_FUNC_REGISTRY)
+        raise ValueError(f"RESNET.TRANS_FUNC must be one of {names}, got {name!r}")
+    return TRANS_FUNC_REGISTRY.get(name)
 
 
 class ResBlock(nn.Module):
     """``relu(shortcut(x) + branch2(x))``; the shortcut is a strided 1x1x1 conv + norm
-    (``branch1``, ``branch1_bn``) when the width or resolution changes, else the identity."""
+    (``branch1``, ``branch1_bn``) when the width or resolution changes, else the identity.
+    ``branch2`` is ``trans_func(dim_in=..., dim_out=..., stride=..., inplace_relu=..., norm=...,
+    **transform_options)`` (the :data:`TRANS_FUNC_REGISTRY` contract)."""
 
     def __init__(
         self,
         *,
         dim_in: int,
         dim_out: int,
-        temp_kernel_size: int,
         stride: int,
-        trans_func: type[nn.Module],
-        dim_inner: int,
-        num_groups: int = 1,
-        stride_1x1: bool = False,
+        trans_func: TransFunc,
         inplace_relu: bool = True,
-        dilation: int = 1,
         norm: NormFactory,
+        **transform_options: Any,
     ) -> None:
         super().__init__()
         if dim_in != dim_out or stride != 1:
-            self.branch1 = Conv3d(
-                dim_in, dim_out, kernel_size=1, stride=[1, stride, stride], bias=False
+            self.branch1, self.branch1_bn = conv_norm(
+                dim_in, dim_out, 1, norm, stride=[1, stride, stride]
             )
-            self.branch1_bn = norm(dim_out)
         self.branch2 = trans_func(
             dim_in=dim_in,
             dim_out=dim_out,
-            temp_kernel_size=temp_kernel_size,
             stride=stride,
-            dim_inner=dim_inner,
-            num_groups=num_groups,
-            stride_1x1=stride_1x1,
             inplace_relu=inplace_relu,
-            dilation=dilation,
             norm=norm,
+            **transform_options,
         )
         self.relu = nn.ReLU(inplace_relu)
 
@@ -187,7 +205,8 @@ def block_temporal_kernels(basis: Sequence[int], num_blocks: int, num_temp: int)
 
 class ResStage(nn.Module):
     """One ResNet stage over ``len(dim_in)`` pathways; every argument is a per-pathway list
-    (except ``instantiation``, ``trans_func_name``, ``stride_1x1``, ``inplace_relu``, ``norm``).
+    (except ``instantiation``, ``trans_func``, ``stride_1x1``, ``inplace_relu``, ``norm``).
+    ``trans_func`` is a :data:`TRANS_FUNC_REGISTRY` name or an entry itself.
 
     ``nonlocal_inds[p]`` lists the blocks followed by a non-local block; ``nonlocal_group[p] > 1``
     runs that block on ``group`` temporal chunks independently.
@@ -209,7 +228,7 @@ class ResStage(nn.Module):
         nonlocal_pool: Sequence[Sequence[int]],
         dilation: Sequence[int],
         instantiation: str = "softmax",
-        trans_func_name: str = "bottleneck_transform",
+        trans_func: str | TransFunc = "bottleneck_transform",
         stride_1x1: bool = False,
         inplace_relu: bool = True,
         norm: NormFactory,
@@ -218,7 +237,8 @@ class ResStage(nn.Module):
         self.num_pathways = len(dim_in)
         self.num_blocks = list(num_blocks)
         self.nonlocal_group = list(nonlocal_group)
-        trans_func = get_trans_func(trans_func_name)
+        if isinstance(trans_func, str):
+            trans_func = get_trans_func(trans_func)
         for p in range(self.num_pathways):
             kernels = block_temporal_kernels(
                 temp_kernel_sizes[p], num_blocks[p], num_block_temp_kernel[p]

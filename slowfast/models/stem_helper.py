@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from slowfast.models.layers import conv_norm
 from slowfast.models.norm import NormFactory
-from slowfast.utils.precision import Conv3d
 
 
 class ResNetBasicStem(nn.Module):
@@ -26,10 +26,9 @@ class ResNetBasicStem(nn.Module):
         inplace_relu: bool = True,
     ) -> None:
         super().__init__()
-        self.conv = Conv3d(
-            dim_in, dim_out, list(kernel), stride=list(stride), padding=list(padding), bias=False
+        self.conv, self.bn = conv_norm(
+            dim_in, dim_out, list(kernel), norm, stride=list(stride), padding=list(padding)
         )
-        self.bn = norm(dim_out)
         self.relu = nn.ReLU(inplace_relu)
         self.pool_layer = nn.MaxPool3d(kernel_size=[1, 3, 3], stride=[1, 2, 2], padding=[0, 1, 1])
 

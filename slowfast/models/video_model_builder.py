@@ -1,307 +1,296 @@
-"""The video ResNets: ``ResNet`` (C2D, I3D, Slow) and ``SlowFast``, selected by MODEL.ARCH.
+"""The video ResNets from blocks: cfg-free builders ``create_resnet`` (C2D, I3D, Slow, with
+optional non-local blocks) and ``create_slowfast``, and the registered models ``ResNet``,
+``ResNet_nopool`` and ``SlowFast``, whose ``from_cfg`` reads a config
+(:mod:`slowfast.models.video_model_cfg`) and calls the builder.
 
 Module names and parameter shapes are PySlowFast's for the same config (``s1.pathway0_stem.conv``,
 ``s2.pathway0_res0.branch2.a``, ``s1_fuse.conv_f2s``, ``head.projection``, ...), so its ``.pyth``
-checkpoints load strictly. The architecture tables below are facts of those models.
+checkpoints load strictly.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
-from slowfast.config.errors import ConfigError
 from slowfast.models.build import MODEL_REGISTRY
 from slowfast.models.head_helper import ResNetBasicHead
-from slowfast.models.norm import NormFactory, get_norm
-from slowfast.models.resnet_helper import ResStage
+from slowfast.models.norm import NormFactory
+from slowfast.models.resnet_helper import STAGE_DEPTH, ResStage, TransFunc
 from slowfast.models.stem_helper import VideoModelStem
+from slowfast.models.video_model_cfg import resnet_kwargs, slowfast_kwargs
+from slowfast.models.video_resnet import FuseFastToSlow, VideoResNet
 from slowfast.models.weight_init import init_weights
-from slowfast.utils.precision import Conv3d
 
-# Blocks per stage (res2..res5) for each RESNET.DEPTH.
-STAGE_DEPTH: dict[int, tuple[int, int, int, int]] = {
-    18: (2, 2, 2, 2),
-    50: (3, 4, 6, 3),
-    101: (3, 4, 23, 3),
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class ResNetOptions(TypedDict, total=False):
+    """Keyword arguments every builder here takes; unset ones default to ``DEFAULT_OPTIONS``
+    (PySlowFast's config defaults; the config key each one reads is in brackets)."""
+
+    depth: int  # 18, 50 or 101 [RESNET.DEPTH]
+    num_classes: int  # [MODEL.NUM_CLASSES]
+    width_per_group: int  # conv1 width; stage widths follow from it [RESNET.WIDTH_PER_GROUP]
+    num_groups: int  # groups of the 3x3 convolutions (ResNeXt) [RESNET.NUM_GROUPS]
+    trans_func: str | TransFunc  # a TRANS_FUNC_REGISTRY name or entry [RESNET.TRANS_FUNC]
+    stride_1x1: bool  # stride on the first 1x1 conv of a bottleneck [RESNET.STRIDE_1X1]
+    inplace_relu: bool  # [RESNET.INPLACE_RELU]
+    norm: NormFactory  # norm(num_features) -> module, e.g. norm.norm_factory(...) [BN.*]
+    nonlocal_instantiation: str  # "softmax" or "dot_product" [NONLOCAL.INSTANTIATION]
+    dropout_rate: float  # before the head's projection [MODEL.DROPOUT_RATE]
+    head_act: str  # "softmax", "sigmoid" or "none", outside training [MODEL.HEAD_ACT]
+    fc_init_std: float  # std of the projection's initial weights [MODEL.FC_INIT_STD]
+    zero_init_final_bn: bool  # each residual branch starts at 0 [RESNET.ZERO_INIT_FINAL_BN]
+
+
+DEFAULT_OPTIONS: ResNetOptions = {
+    "depth": 50,
+    "num_classes": 400,
+    "width_per_group": 64,
+    "num_groups": 1,
+    "trans_func": "bottleneck_transform",
+    "stride_1x1": False,
+    "inplace_relu": True,
+    "norm": nn.BatchNorm3d,
+    "nonlocal_instantiation": "dot_product",
+    "dropout_rate": 0.5,
+    "head_act": "softmax",
+    "fc_init_std": 0.01,
+    "zero_init_final_bn": False,
 }
 
-# Temporal kernel sizes per arch: [conv1, res2, res3, res4, res5], each a per-pathway list of the
-# basis cycled over a stage's blocks (see resnet_helper.block_temporal_kernels).
-TEMPORAL_KERNEL_BASIS: dict[str, list[list[list[int]]]] = {
-    "2d": [[[1]], [[1]], [[1]], [[1]], [[1]]],
-    "c2d": [[[1]], [[1]], [[1]], [[1]], [[1]]],
-    "slow_c2d": [[[1]], [[1]], [[1]], [[1]], [[1]]],
-    "i3d": [[[5]], [[3]], [[3, 1]], [[3, 1]], [[1, 3]]],
-    "slow_i3d": [[[5]], [[3]], [[3, 1]], [[3, 1]], [[1, 3]]],
-    "slow": [[[1]], [[1]], [[1]], [[3]], [[3]]],
-    "slowfast": [[[1], [5]], [[1], [3]], [[1], [3]], [[3], [3]], [[3], [3]]],
-}
-
-# Max-pool kernel (= stride) after res2, per pathway: [T, H, W].
-POOL1: dict[str, list[list[int]]] = {
-    "2d": [[1, 1, 1]],
-    "c2d": [[2, 1, 1]],
-    "slow_c2d": [[1, 1, 1]],
-    "i3d": [[2, 1, 1]],
-    "slow_i3d": [[1, 1, 1]],
-    "slow": [[1, 1, 1]],
-    "slowfast": [[1, 1, 1], [1, 1, 1]],
-}
-
-
-def _check_cfg(cfg: CfgNode, num_pathways: int, model_name: str) -> None:
-    """Raise ConfigError naming the key when the config cannot describe this model."""
-    arch = cfg.MODEL.ARCH
-    if arch not in POOL1:
-        raise ConfigError(f"MODEL.ARCH: unknown arch {arch!r} (known: {', '.join(POOL1)})")
-    if len(POOL1[arch]) != num_pathways:
-        raise ConfigError(
-            f"MODEL.ARCH: {arch!r} has {len(POOL1[arch])} pathway(s) but MODEL.MODEL_NAME "
-            f"{model_name!r} builds {num_pathways}"
-        )
-    if cfg.RESNET.DEPTH not in STAGE_DEPTH:
-        raise ConfigError(
-            f"RESNET.DEPTH: must be one of {sorted(STAGE_DEPTH)}, got {cfg.RESNET.DEPTH}"
-        )
-    per_stage = {
-        "RESNET.NUM_BLOCK_TEMP_KERNEL": cfg.RESNET.NUM_BLOCK_TEMP_KERNEL,
-        "RESNET.SPATIAL_STRIDES": cfg.RESNET.SPATIAL_STRIDES,
-        "RESNET.SPATIAL_DILATIONS": cfg.RESNET.SPATIAL_DILATIONS,
-        "NONLOCAL.LOCATION": cfg.NONLOCAL.LOCATION,
-        "NONLOCAL.GROUP": cfg.NONLOCAL.GROUP,
-        "NONLOCAL.POOL": cfg.NONLOCAL.POOL,
-    }
-    for key, value in per_stage.items():
-        # NONLOCAL.POOL defaults to two pathways and single-pathway configs leave it so: extra
-        # entries are ignored there, as in PySlowFast.
-        lengths = [len(stage) for stage in value]
-        pool = key == "NONLOCAL.POOL"
-        fits = all(n >= num_pathways if pool else n == num_pathways for n in lengths)
-        if len(value) != 4 or not fits:
-            raise ConfigError(
-                f"{key}: needs 4 stages x {num_pathways} pathway entries for "
-                f"MODEL.ARCH {arch!r}, got {value}"
-            )
-    if len(cfg.DATA.INPUT_CHANNEL_NUM) != num_pathways:
-        entries = "1 entry" if num_pathways == 1 else f"{num_pathways} entries"
-        raise ConfigError(
-            f"DATA.INPUT_CHANNEL_NUM: needs {entries} for MODEL.ARCH {arch!r}, "
-            f"got {list(cfg.DATA.INPUT_CHANNEL_NUM)}"
-        )
-
-
-def _head_pool_sizes(
-    cfg: CfgNode, frames: Sequence[int], pool1: Sequence[Sequence[int]]
-) -> list[list[int] | None]:
-    """Per-pathway head pool windows for the training shape, or None (adaptive) for multigrid."""
-    if cfg.MULTIGRID.SHORT_CYCLE or cfg.MULTIGRID.LONG_CYCLE:
-        return [None] * len(frames)
-    sizes = []
-    for p, t in enumerate(frames):
-        stride = 4 * math.prod(stage[p] for stage in cfg.RESNET.SPATIAL_STRIDES)
-        side = cfg.DATA.TRAIN_CROP_SIZE // stride
-        sizes.append(
-            [max(1, t // pool1[p][0]), max(1, side // pool1[p][1]), max(1, side // pool1[p][2])]
-        )
-    return sizes
-
-
-class FuseFastToSlow(nn.Module):
-    """Lateral connection: a strided T x 1 x 1 conv on the Fast pathway, norm, ReLU,
-    concatenated to the Slow pathway's channels. Maps [slow, fast] to [slow+fused, fast]."""
-
-    def __init__(
-        self,
-        *,
-        dim_in: int,
-        fusion_conv_channel_ratio: int,
-        fusion_kernel: int,
-        alpha: int,
-        norm: NormFactory,
-        inplace_relu: bool = True,
-    ) -> None:
-        super().__init__()
-        self.conv_f2s = Conv3d(
-            dim_in,
-            dim_in * fusion_conv_channel_ratio,
-            kernel_size=[fusion_kernel, 1, 1],
-            stride=[alpha, 1, 1],
-            padding=[fusion_kernel // 2, 0, 0],
-            bias=False,
-        )
-        self.bn = norm(dim_in * fusion_conv_channel_ratio)
-        self.relu = nn.ReLU(inplace_relu)
-
-    def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
-        slow, fast = x
-        fused = self.relu(self.bn(self.conv_f2s(fast)))
-        return [torch.cat([slow, fused], 1), fast]
-
-
-class _VideoResNet(nn.Module):
-    """Shared construction of the single- and two-pathway ResNets.
-
-    Stage ``s`` (res2..res5) of pathway ``p`` has output width ``widths[p] * 4 * 2**(s-2)`` and
-    bottleneck width ``inner[p] * 2**(s-2)``; the Slow pathway's input also carries the channels
-    fused from the Fast pathway after stage ``s - 1`` (SlowFast only: the ``_fusion*`` hooks).
-    """
-
-    num_pathways: int
-    pool1_override: list[list[int]] | None = None
-
-    def __init__(self, cfg: CfgNode) -> None:
-        super().__init__()
-        _check_cfg(cfg, self.num_pathways, type(self).__name__)
-        self.norm_module = get_norm(cfg)
-        self._build(cfg)
-        init_weights(self, cfg.MODEL.FC_INIT_STD, cfg.RESNET.ZERO_INIT_FINAL_BN)
-
-    # Overridden by SlowFast.
-    def _pathway_widths(self, cfg: CfgNode) -> tuple[list[int], list[int]]:
-        width = cfg.RESNET.WIDTH_PER_GROUP
-        return [width], [cfg.RESNET.NUM_GROUPS * width]
-
-    def _fusion_widths(self, cfg: CfgNode, widths: list[int]) -> list[int]:
-        return [0, 0, 0, 0, 0]
-
-    def _add_fusion(self, cfg: CfgNode, stage: int, widths: list[int]) -> None:
-        pass
-
-    def _head_frames(self, cfg: CfgNode) -> list[int]:
-        return [cfg.DATA.NUM_FRAMES]
-
-    def _build(self, cfg: CfgNode) -> None:
-        arch = cfg.MODEL.ARCH
-        kernels = TEMPORAL_KERNEL_BASIS[arch]
-        pool1 = self.pool1_override or POOL1[arch]
-        depths = STAGE_DEPTH[cfg.RESNET.DEPTH]
-        widths, inner = self._pathway_widths(cfg)
-        extra = self._fusion_widths(cfg, widths)
-        paths = range(self.num_pathways)
-        norm = self.norm_module
-
-        self.s1 = VideoModelStem(
-            dim_in=list(cfg.DATA.INPUT_CHANNEL_NUM),
-            dim_out=widths,
-            kernel=[kernels[0][p] + [7, 7] for p in paths],
-            stride=[[1, 2, 2]] * self.num_pathways,
-            padding=[[kernels[0][p][0] // 2, 3, 3] for p in paths],
-            norm=norm,
-            inplace_relu=cfg.RESNET.INPLACE_RELU,
-        )
-        self._add_fusion(cfg, 1, widths)
-        for s in range(2, 6):
-            idx = s - 2
-            scale = 2**idx
-            dim_in = [widths[p] * (1 if s == 2 else 2 * scale) for p in paths]
-            dim_in[0] += extra[s - 1]
-            stage = ResStage(
-                dim_in=dim_in,
-                dim_out=[widths[p] * 4 * scale for p in paths],
-                dim_inner=[inner[p] * scale for p in paths],
-                temp_kernel_sizes=kernels[s - 1],
-                stride=cfg.RESNET.SPATIAL_STRIDES[idx],
-                num_blocks=[depths[idx]] * self.num_pathways,
-                num_groups=[cfg.RESNET.NUM_GROUPS] * self.num_pathways,
-                num_block_temp_kernel=cfg.RESNET.NUM_BLOCK_TEMP_KERNEL[idx],
-                nonlocal_inds=cfg.NONLOCAL.LOCATION[idx],
-                nonlocal_group=cfg.NONLOCAL.GROUP[idx],
-                nonlocal_pool=cfg.NONLOCAL.POOL[idx],
-                dilation=cfg.RESNET.SPATIAL_DILATIONS[idx],
-                instantiation=cfg.NONLOCAL.INSTANTIATION,
-                trans_func_name=cfg.RESNET.TRANS_FUNC,
-                stride_1x1=cfg.RESNET.STRIDE_1X1,
-                inplace_relu=cfg.RESNET.INPLACE_RELU,
-                norm=norm,
-            )
-            self.add_module(f"s{s}", stage)
-            if s < 5:
-                self._add_fusion(cfg, s, widths)
-            if s == 2:
-                for p in paths:
-                    pool = nn.MaxPool3d(kernel_size=pool1[p], stride=pool1[p])
-                    self.add_module(f"pathway{p}_pool", pool)
-        self.head = ResNetBasicHead(
-            dim_in=[widths[p] * 32 for p in paths],
-            num_classes=cfg.MODEL.NUM_CLASSES,
-            pool_size=_head_pool_sizes(cfg, self._head_frames(cfg), pool1),
-            dropout_rate=cfg.MODEL.DROPOUT_RATE,
-            act_func=cfg.MODEL.HEAD_ACT,
-        )
-
-    def _fuse(self, s: int, x: list[torch.Tensor]) -> list[torch.Tensor]:
-        fuse = getattr(self, f"s{s}_fuse", None)
-        return x if fuse is None else fuse(x)
-
-    def forward(self, x: list[torch.Tensor], *unused: Any) -> torch.Tensor:
-        """``x``: one ``N x C x T x H x W`` tensor per pathway; returns ``N x NUM_CLASSES``."""
-        x = self._fuse(1, self.s1(list(x)))
-        x = self._fuse(2, self.s2(x))
-        x = [getattr(self, f"pathway{p}_pool")(t) for p, t in enumerate(x)]
-        x = self._fuse(3, self.s3(x))
-        x = self._fuse(4, self.s4(x))
-        return self.head(self.s5(x))
+# create_slowfast's temporal kernel basis per stage (conv1, res2..res5) and pathway.
+SLOWFAST_TEMPORAL_KERNELS = (((1,), (5,)), ((1,), (3,)), ((1,), (3,)), ((3,), (3,)), ((3,), (3,)))
 
 
 @MODEL_REGISTRY.register()
-class ResNet(_VideoResNet):
-    """Single-pathway video ResNet: MODEL.ARCH c2d, i3d, slow (and 2d, slow_c2d, slow_i3d).
+class ResNet(VideoResNet):
+    """Single-pathway video ResNet (:func:`create_resnet`): MODEL.ARCH c2d, i3d, slow (and 2d,
+    slow_c2d, slow_i3d).
 
     Feichtenhofer et al., "SlowFast networks for video recognition", ICCV 2019; Wang et al.,
     "Non-local neural networks", CVPR 2018.
     """
 
-    num_pathways = 1
+    temporal_pool: ClassVar[bool] = True
+
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode) -> ResNet:
+        """:func:`create_resnet` with the arguments ``cfg`` gives (RESNET.*, NONLOCAL.*, ...)."""
+        kwargs = resnet_kwargs(cfg, temporal_pool=cls.temporal_pool)
+        return create_resnet(**kwargs, model_class=cls)
 
 
 @MODEL_REGISTRY.register()
 class ResNet_nopool(ResNet):  # noqa: N801 (PySlowFast's registered name)
     """:class:`ResNet` without the temporal max-pool after res2 (Caffe2 C2D_NOPOOL models)."""
 
-    pool1_override = [[1, 1, 1]]
+    temporal_pool = False
 
 
 @MODEL_REGISTRY.register()
-class SlowFast(_VideoResNet):
-    """Two-pathway SlowFast network (MODEL.ARCH slowfast): the Fast pathway sees ALPHA times the
-    frames with 1/BETA_INV of the channels and is fused into the Slow pathway after conv1 and
-    res2..res4 (Feichtenhofer et al., ICCV 2019)."""
+class SlowFast(VideoResNet):
+    """Two-pathway SlowFast network (:func:`create_slowfast`, MODEL.ARCH slowfast): the Fast
+    pathway sees ``alpha`` times the frames with 1/``beta_inv`` of the channels and is fused into
+    the Slow pathway after conv1 and res2..res4 (Feichtenhofer et al., ICCV 2019)."""
 
-    num_pathways = 2
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode) -> SlowFast:
+        """:func:`create_slowfast` with the arguments ``cfg`` gives (SLOWFAST.*, RESNET.*, ...)."""
+        return create_slowfast(**slowfast_kwargs(cfg), model_class=cls)
 
-    def _pathway_widths(self, cfg: CfgNode) -> tuple[list[int], list[int]]:
-        width, beta = cfg.RESNET.WIDTH_PER_GROUP, cfg.SLOWFAST.BETA_INV
-        inner = cfg.RESNET.NUM_GROUPS * width
-        if width // beta < 1:
-            raise ConfigError(
-                f"RESNET.WIDTH_PER_GROUP {width} / SLOWFAST.BETA_INV {beta} leaves the Fast "
-                f"pathway without channels"
-            )
-        return [width, width // beta], [inner, inner // beta]
 
-    def _fusion_widths(self, cfg: CfgNode, widths: list[int]) -> list[int]:
-        # Channels the fusion after stage s (s1..s4) adds to the Slow pathway.
-        ratio = cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO
-        fast = widths[1]
-        return [0, fast * ratio] + [fast * 4 * 2**i * ratio for i in range(3)]
+def create_resnet(
+    *,
+    input_channels: int = 3,
+    temporal_kernels: Sequence[Sequence[int]] = ((1,), (1,), (1,), (3,), (3,)),
+    pool1: Sequence[int] = (1, 1, 1),
+    spatial_strides: Sequence[int] = (1, 2, 2, 2),
+    spatial_dilations: Sequence[int] = (1, 1, 1, 1),
+    num_block_temp_kernel: Sequence[int] | None = None,
+    nonlocal_location: Sequence[Sequence[int]] = ((), (), (), ()),
+    nonlocal_group: Sequence[int] = (1, 1, 1, 1),
+    nonlocal_pool: Sequence[Sequence[int]] = ((1, 2, 2),) * 4,
+    head_pool_size: Sequence[int] | None = None,
+    model_class: type[ResNet] | None = None,
+    **options: Unpack[ResNetOptions],
+) -> ResNet:
+    """A single-pathway video ResNet; the defaults make a Slow R50 (PySlowFast's ``slow`` arch).
 
-    def _add_fusion(self, cfg: CfgNode, stage: int, widths: list[int]) -> None:
-        fast_out = widths[1] if stage == 1 else widths[1] * 4 * 2 ** (stage - 2)
-        fuse = FuseFastToSlow(
-            dim_in=fast_out,
-            fusion_conv_channel_ratio=cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO,
-            fusion_kernel=cfg.SLOWFAST.FUSION_KERNEL_SZ,
-            alpha=cfg.SLOWFAST.ALPHA,
-            norm=self.norm_module,
-            inplace_relu=cfg.RESNET.INPLACE_RELU,
+    ``temporal_kernels``: per conv1 and res2..res5, the temporal kernel sizes cycled over the
+    first ``num_block_temp_kernel[stage]`` blocks of a stage (default: all), 1 after; e.g. I3D is
+    ``((5,), (3,), (3, 1), (3, 1), (1, 3))``. Per-stage arguments (res2..res5) have 4 entries.
+    ``pool1``: the max pool (kernel = stride) after res2. ``nonlocal_location[stage]``: the blocks
+    followed by a non-local block. ``head_pool_size``: the head's average-pool window, None to
+    pool adaptively (any input shape). ``model_class``: ResNet or a registered subclass.
+    """
+    return _assemble(
+        model_class or ResNet,
+        options,
+        input_channels=[input_channels],
+        channel_divisors=[1],
+        temporal_kernels=[[basis] for basis in temporal_kernels],
+        pool1=[pool1],
+        spatial_strides=[[stride] for stride in spatial_strides],
+        spatial_dilations=[[dilation] for dilation in spatial_dilations],
+        num_block_temp_kernel=None
+        if num_block_temp_kernel is None
+        else [[n] for n in num_block_temp_kernel],
+        nonlocal_location=[[blocks] for blocks in nonlocal_location],
+        nonlocal_group=[[group] for group in nonlocal_group],
+        nonlocal_pool=[[size] for size in nonlocal_pool],
+        head_pool_sizes=[head_pool_size],
+    )
+
+
+def create_slowfast(
+    *,
+    alpha: int = 4,
+    beta_inv: int = 8,
+    fusion_conv_channel_ratio: int = 2,
+    fusion_kernel_size: int = 7,
+    input_channels: Sequence[int] = (3, 3),
+    temporal_kernels: Sequence[Sequence[Sequence[int]]] = SLOWFAST_TEMPORAL_KERNELS,
+    pool1: Sequence[Sequence[int]] = ((1, 1, 1), (1, 1, 1)),
+    spatial_strides: Sequence[Sequence[int]] = ((1, 1), (2, 2), (2, 2), (2, 2)),
+    spatial_dilations: Sequence[Sequence[int]] = ((1, 1),) * 4,
+    num_block_temp_kernel: Sequence[Sequence[int]] | None = None,
+    nonlocal_location: Sequence[Sequence[Sequence[int]]] = (((), ()),) * 4,
+    nonlocal_group: Sequence[Sequence[int]] = ((1, 1),) * 4,
+    nonlocal_pool: Sequence[Sequence[Sequence[int]]] = (((1, 2, 2), (1, 2, 2)),) * 4,
+    head_pool_sizes: Sequence[Sequence[int] | None] = (None, None),
+    model_class: type[SlowFast] | None = None,
+    **options: Unpack[ResNetOptions],
+) -> SlowFast:
+    """A SlowFast network; the defaults make SlowFast R50 8x8 (32 frames, Slow pathway 8).
+
+    The Fast pathway takes ``alpha`` times the Slow pathway's frames with 1/``beta_inv`` of its
+    channels; after conv1 and res2..res4 a ``fusion_kernel_size`` x 1 x 1 conv of stride
+    ``alpha`` maps it to ``fusion_conv_channel_ratio`` times its channels, concatenated to the
+    Slow pathway. The other arguments are :func:`create_resnet`'s, each entry a per-pathway pair.
+    """
+    width = options.get("width_per_group", DEFAULT_OPTIONS["width_per_group"])
+    if width // beta_inv < 1:
+        raise ValueError(f"width_per_group {width} / beta_inv {beta_inv} leaves no Fast channels")
+    fusion = partial(
+        FuseFastToSlow,
+        fusion_conv_channel_ratio=fusion_conv_channel_ratio,
+        fusion_kernel=fusion_kernel_size,
+        alpha=alpha,
+    )
+    return _assemble(
+        model_class or SlowFast,
+        options,
+        input_channels=input_channels,
+        channel_divisors=[1, beta_inv],
+        temporal_kernels=temporal_kernels,
+        pool1=pool1,
+        spatial_strides=spatial_strides,
+        spatial_dilations=spatial_dilations,
+        num_block_temp_kernel=num_block_temp_kernel,
+        nonlocal_location=nonlocal_location,
+        nonlocal_group=nonlocal_group,
+        nonlocal_pool=nonlocal_pool,
+        head_pool_sizes=head_pool_sizes,
+        fusion=fusion,
+    )
+
+
+def _assemble(
+    model_class: type[VideoResNet],
+    options: ResNetOptions,
+    *,
+    input_channels: Sequence[int],
+    channel_divisors: Sequence[int],
+    temporal_kernels: Sequence[Sequence[Sequence[int]]],
+    pool1: Sequence[Sequence[int]],
+    spatial_strides: Sequence[Sequence[int]],
+    spatial_dilations: Sequence[Sequence[int]],
+    num_block_temp_kernel: Sequence[Sequence[int]] | None,
+    nonlocal_location: Sequence[Sequence[Sequence[int]]],
+    nonlocal_group: Sequence[Sequence[int]],
+    nonlocal_pool: Sequence[Sequence[Sequence[int]]],
+    head_pool_sizes: Sequence[Sequence[int] | None],
+    fusion: Callable[..., FuseFastToSlow] | None = None,
+) -> VideoResNet:
+    """Build the blocks (per-stage arguments per pathway) in PySlowFast's order, then init.
+
+    Stage ``i`` (res2..res5) of pathway ``p`` has output width ``4 * 2**i * widths[p]`` and
+    bottleneck width ``2**i * inner[p]``; the Slow pathway's input also carries the channels the
+    fusion after the previous stage adds.
+    """
+    unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}")
+    opts: dict[str, Any] = {**DEFAULT_OPTIONS, **options}
+    if opts["depth"] not in STAGE_DEPTH:
+        raise ValueError(f"depth must be one of {sorted(STAGE_DEPTH)}, got {opts['depth']}")
+    depths = STAGE_DEPTH[opts["depth"]]
+    groups, norm, relu = opts["num_groups"], opts["norm"], opts["inplace_relu"]
+    widths = [opts["width_per_group"] // d for d in channel_divisors]
+    inner = [groups * opts["width_per_group"] // d for d in channel_divisors]
+    paths = range(len(widths))
+
+    stem = VideoModelStem(
+        dim_in=list(input_channels),
+        dim_out=widths,
+        kernel=[[temporal_kernels[0][p][0], 7, 7] for p in paths],
+        stride=[[1, 2, 2]] * len(widths),
+        padding=[[temporal_kernels[0][p][0] // 2, 3, 3] for p in paths],
+        norm=norm,
+        inplace_relu=relu,
+    )
+
+    def fuse(fast_width: int) -> FuseFastToSlow | None:
+        return None if fusion is None else fusion(dim_in=fast_width, norm=norm, inplace_relu=relu)
+
+    fusions = [fuse(widths[-1])]
+    stages = []
+    for i in range(4):
+        dim_in = [w * (1 if i == 0 else 2 * 2**i) for w in widths]
+        dim_in[0] += 0 if fusions[-1] is None else fusions[-1].out_channels
+        blocks = [depths[i]] * len(widths)
+        temporal = blocks if num_block_temp_kernel is None else num_block_temp_kernel[i]
+        stage = ResStage(
+            dim_in=dim_in,
+            dim_out=[w * 4 * 2**i for w in widths],
+            dim_inner=[w * 2**i for w in inner],
+            temp_kernel_sizes=temporal_kernels[i + 1],
+            stride=spatial_strides[i],
+            num_blocks=blocks,
+            num_groups=[groups] * len(widths),
+            num_block_temp_kernel=temporal,
+            nonlocal_inds=nonlocal_location[i],
+            nonlocal_group=nonlocal_group[i],
+            nonlocal_pool=nonlocal_pool[i],
+            dilation=spatial_dilations[i],
+            instantiation=opts["nonlocal_instantiation"],
+            trans_func=opts["trans_func"],
+            stride_1x1=opts["stride_1x1"],
+            inplace_relu=relu,
+            norm=norm,
         )
-        self.add_module(f"s{stage}_fuse", fuse)
-
-    def _head_frames(self, cfg: CfgNode) -> list[int]:
-        return [cfg.DATA.NUM_FRAMES // cfg.SLOWFAST.ALPHA, cfg.DATA.NUM_FRAMES]
+        stages.append(stage)
+        if i < 3:
+            fusions.append(fuse(widths[-1] * 4 * 2**i))
+    model = model_class(
+        stem=stem,
+        stages=stages,
+        pools=[nn.MaxPool3d(kernel_size=list(pool1[p]), stride=list(pool1[p])) for p in paths],
+        head=ResNetBasicHead(
+            dim_in=[w * 32 for w in widths],
+            num_classes=opts["num_classes"],
+            pool_size=head_pool_sizes,
+            dropout_rate=opts["dropout_rate"],
+            act_func=opts["head_act"],
+        ),
+        fusions=fusions,
+    )
+    init_weights(model, opts["fc_init_std"], opts["zero_init_final_bn"])
+    return model

@@ -15,7 +15,6 @@ import contextlib
 from typing import Any
 
 import torch
-import torch.nn as nn
 from fvcore.common.config import CfgNode
 
 
@@ -36,7 +35,9 @@ def train_autocast_dtype(cfg: CfgNode, device: torch.device | str) -> torch.dtyp
     return autocast_dtype(bool(cfg.TRAIN.MIXED_PRECISION), device)
 
 
-def autocast(device: torch.device | str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+def autocast(
+    device: torch.device | str, dtype: torch.dtype | None
+) -> contextlib.AbstractContextManager:
     """An autocast context for ``dtype`` on ``device``, or a no-op one when ``dtype`` is None."""
     if dtype is None:
         return contextlib.nullcontext()
@@ -73,10 +74,14 @@ def describe(dtype: torch.dtype | None, fmt: torch.memory_format, cfg: CfgNode) 
         what = f"{str(dtype).replace('torch.', '')} autocast"
         what += " with a gradient scaler" if needs_grad_scaler(dtype) else ""
     layout = "channels_last_3d" if fmt == torch.channels_last_3d else "contiguous"
-    how = "MODEL.CHANNELS_LAST unset: this device's default" if cfg.MODEL.CHANNELS_LAST is None \
-        else f"MODEL.CHANNELS_LAST {bool(cfg.MODEL.CHANNELS_LAST)}"
-    return (f"precision: {what} (TRAIN.MIXED_PRECISION {bool(cfg.TRAIN.MIXED_PRECISION)}); "
-            f"memory layout: {layout} ({how})")
+    if cfg.MODEL.CHANNELS_LAST is None:
+        how = "MODEL.CHANNELS_LAST unset: this device's default"
+    else:
+        how = f"MODEL.CHANNELS_LAST {bool(cfg.MODEL.CHANNELS_LAST)}"
+    return (
+        f"precision: {what} (TRAIN.MIXED_PRECISION {bool(cfg.TRAIN.MIXED_PRECISION)}); "
+        f"memory layout: {layout} ({how})"
+    )
 
 
 def to_memory_format(inputs: Any, fmt: torch.memory_format) -> Any:
@@ -88,24 +93,3 @@ def to_memory_format(inputs: Any, fmt: torch.memory_format) -> Any:
     if isinstance(inputs, torch.Tensor) and inputs.dim() == 5:
         return inputs.contiguous(memory_format=fmt)
     return inputs
-
-
-class Conv3d(nn.Conv3d):
-    """``nn.Conv3d`` that leaves CPU autocast for float32 when its temporal kernel is longer than
-    the clip it is given.
-
-    With PyTorch 2.13's oneDNN, the bfloat16 weight gradient of such a convolution comes out
-    inf/NaN or far off (e.g. kernel 3 over 2 frames, kernel 5 over 2-4 frames), which multigrid's
-    few-frame shapes hit in the Fast pathway's stem and fusion convolutions. Everything else about
-    it (parameters, names, initialisation) is ``nn.Conv3d``'s.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            x.device.type == "cpu"
-            and x.shape[2] < self.kernel_size[0]
-            and torch.is_autocast_enabled("cpu")
-        ):
-            with torch.autocast("cpu", enabled=False):
-                return super().forward(x.float())
-        return super().forward(x)

@@ -1,16 +1,20 @@
-"""precision.Conv3d: correct bfloat16-autocast gradients when the temporal kernel is longer than
+"""layers.Conv3d: correct bfloat16-autocast gradients when the temporal kernel is longer than
 the clip (oneDNN's bfloat16 weight gradients are inf/NaN or wrong there in PyTorch 2.13)."""
 
 import pytest
 import torch
 
-from slowfast.utils.precision import Conv3d
+from slowfast.models.layers import Conv3d
 
 
-@pytest.mark.parametrize("kernel, stride, frames", [(3, 1, 2), (5, 1, 2), (5, 1, 4), (5, 2, 3), (5, 2, 4), (3, 1, 8)])
+@pytest.mark.parametrize(
+    "kernel, stride, frames", [(3, 1, 2), (5, 1, 2), (5, 1, 4), (5, 2, 3), (5, 2, 4), (3, 1, 8)]
+)
 def test_bf16_autocast_weight_gradient_matches_float32(kernel, stride, frames):
     torch.manual_seed(0)
-    conv = Conv3d(8, 16, (kernel, 1, 1), stride=(stride, 1, 1), padding=(kernel // 2, 0, 0), bias=False)
+    conv = Conv3d(
+        8, 16, (kernel, 1, 1), stride=(stride, 1, 1), padding=(kernel // 2, 0, 0), bias=False
+    )
     assert isinstance(conv, torch.nn.Conv3d)
     x = torch.randn(4, 8, frames, 6, 6)
     conv(x).sum().backward()

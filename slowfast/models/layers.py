@@ -1,0 +1,57 @@
+"""Layers the video models share: :class:`Conv3d` and the conv + norm pair every block uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn as nn
+
+IntOr3 = int | Sequence[int]
+
+
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` that leaves CPU autocast for float32 when its temporal kernel is longer than
+    the clip it is given.
+
+    With PyTorch 2.13's oneDNN, the bfloat16 weight gradient of such a convolution comes out
+    inf/NaN or far off (e.g. kernel 3 over 2 frames, kernel 5 over 2-4 frames), which multigrid's
+    few-frame shapes hit in the Fast pathway's stem and fusion convolutions. Everything else about
+    it (parameters, names, initialisation) is ``nn.Conv3d``'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            x.device.type == "cpu"
+            and x.shape[2] < self.kernel_size[0]
+            and torch.is_autocast_enabled("cpu")
+        ):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
+def conv_norm(
+    dim_in: int,
+    dim_out: int,
+    kernel_size: IntOr3,
+    norm: Callable[[int], nn.Module],
+    *,
+    stride: IntOr3 = 1,
+    padding: IntOr3 = 0,
+    dilation: IntOr3 = 1,
+    groups: int = 1,
+) -> tuple[Conv3d, nn.Module]:
+    """A bias-free :class:`Conv3d` and the norm layer ``norm(dim_out)`` that follows it."""
+    conv = Conv3d(
+        dim_in,
+        dim_out,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=False,
+    )
+    return conv, norm(dim_out)
+
