@@ -43,15 +43,14 @@ def _variant_step(cfg, shape, batch: int, variant: str, device):
     import torch
 
     from slowfast.models.benchmark import make_step
-    from slowfast.models.build import build_model
+    from slowfast.models.build import build_model, place_model
     from slowfast.models.stats import dummy_inputs
     from slowfast.utils import precision
 
     probe = cfg.clone()
     probe.defrost()
-    probe.NUM_GPUS = 0
     probe.DATA.NUM_FRAMES, probe.DATA.TRAIN_CROP_SIZE = shape.num_frames, shape.crop_size
-    model = build_model(probe).to(device)
+    model = place_model(build_model(probe), device)
     inputs = dummy_inputs(probe, batch, device=device)
     if "cl" in variant.split("+"):
         fmt = precision.memory_format(True)

@@ -39,14 +39,12 @@ def dry_run(cfg: CfgNode) -> int:
     from slowfast.models.stats import gflops, params_count
 
     print(cfg.dump())
-    cpu_cfg = cfg.clone()
-    cpu_cfg.NUM_GPUS = 0
-    model = build_model(cpu_cfg)
+    model = build_model(cfg)  # on the CPU
     print(f"model: {cfg.MODEL.MODEL_NAME} ({cfg.MODEL.ARCH})")
     print(f"params: {params_count(model) / 1e6:.2f}M")
     for mode in ("train", "test"):
         try:
-            print(f"GFLOPs ({mode} shape): {gflops(model, cpu_cfg, mode=mode):.2f}")
+            print(f"GFLOPs ({mode} shape): {gflops(model, cfg, mode=mode):.2f}")
         except Exception as e:  # a model of a user's that fvcore cannot trace
             print(f"GFLOPs ({mode} shape): not available ({type(e).__name__}: {e})")
     return 0

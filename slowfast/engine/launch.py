@@ -45,14 +45,8 @@ def train(cfg: CfgNode) -> None:
         from slowfast.models.stats import log_model_info
 
         with torch.random.fork_rng():  # logging must not change the training's random stream
-            log_model_info(build_model(_cpu(cfg)), _cpu(cfg))
+            log_model_info(build_model(cfg), cfg)
     Trainer(cfg, hooks=default_hooks(cfg, schedule)).train()
-
-
-def _cpu(cfg: CfgNode) -> CfgNode:
-    cfg = cfg.clone()
-    cfg.NUM_GPUS = 0
-    return cfg
 
 
 def _match_world_size(cfg: CfgNode) -> CfgNode:

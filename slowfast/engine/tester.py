@@ -13,7 +13,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast.datasets.loader import construct_loader
 from slowfast.engine.trainer import move_to_device
-from slowfast.models import build_model
+from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
 from slowfast.utils.checkpoint import load_test_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
@@ -27,7 +27,7 @@ logger = get_logger(__name__)
 def test(cfg: CfgNode) -> dict[str, Any]:
     """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
     device = du.get_device(cfg)
-    model = build_model(cfg).to(device, memory_format=model_memory_format(cfg, device))
+    model = place_model(build_model(cfg), device, memory_format=model_memory_format(cfg, device))
     path = load_test_checkpoint(cfg, model)
     if path:
         logger.info("testing weights from %s", path)

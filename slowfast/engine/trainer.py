@@ -24,7 +24,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast.datasets.loader import construct_loader, shuffle_dataset, start_at
 from slowfast.engine.losses import get_loss_func
-from slowfast.models import build_model
+from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
 from slowfast.utils import precision
 from slowfast.utils.distributed import unwrap
@@ -98,7 +98,7 @@ class Trainer:
         self.memory_format = precision.model_memory_format(cfg, self.device)
         logger.info(precision.describe(self.amp_dtype, self.memory_format, cfg))
         self.model = build_model(self.cfg)
-        self.model.to(self.device, memory_format=self.memory_format)
+        place_model(self.model, self.device, memory_format=self.memory_format)
         self.optimizer = construct_optimizer(self.model, self.cfg)
         # amp_enabled: a gradient scaler is in use (and saved in checkpoints).
         self.amp_enabled = precision.needs_grad_scaler(self.amp_dtype)
