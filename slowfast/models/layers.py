@@ -38,20 +38,18 @@ def conv_norm(
     norm: Callable[[int], nn.Module],
     *,
     stride: IntOr3 = 1,
-    padding: IntOr3 = 0,
-    dilation: IntOr3 = 1,
+    padding: IntOr3 | None = None,
+    spatial_dilation: int = 1,
     groups: int = 1,
 ) -> tuple[Conv3d, nn.Module]:
-    """A bias-free :class:`Conv3d` and the norm layer ``norm(dim_out)`` that follows it."""
-    conv = Conv3d(
-        dim_in,
-        dim_out,
-        kernel_size=kernel_size,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        bias=False,
-    )
-    return conv, norm(dim_out)
+    """A bias-free :class:`Conv3d` and the norm layer ``norm(dim_out)`` that follows it.
 
+    ``padding`` defaults to half the (spatially dilated) kernel, which keeps an odd kernel's
+    output the input's size at stride 1, as every block of the ResNets pads.
+    """
+    kernel = [kernel_size] * 3 if isinstance(kernel_size, int) else list(kernel_size)
+    dilation = [1, spatial_dilation, spatial_dilation]
+    if padding is None:
+        padding = [d * (k // 2) for k, d in zip(kernel, dilation)]
+    conv = Conv3d(dim_in, dim_out, kernel, stride, padding, dilation, groups, bias=False)
+    return conv, norm(dim_out)

@@ -56,13 +56,9 @@ class BottleneckTransform(nn.Module):
     ) -> None:
         super().__init__()
         str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
+        t = temp_kernel_size
         self.a, self.a_bn = conv_norm(
-            dim_in,
-            dim_inner,
-            [temp_kernel_size, 1, 1],
-            norm,
-            stride=[1, str1x1, str1x1],
-            padding=[temp_kernel_size // 2, 0, 0],
+            dim_in, dim_inner, [t, 1, 1], norm, stride=[1, str1x1, str1x1]
         )
         self.a_relu = nn.ReLU(inplace_relu)
         self.b, self.b_bn = conv_norm(
@@ -71,8 +67,7 @@ class BottleneckTransform(nn.Module):
             [1, 3, 3],
             norm,
             stride=[1, str3x3, str3x3],
-            padding=[0, dilation, dilation],
-            dilation=[1, dilation, dilation],
+            spatial_dilation=dilation,
             groups=num_groups,
         )
         self.b_relu = nn.ReLU(inplace_relu)
@@ -86,40 +81,26 @@ class BottleneckTransform(nn.Module):
 
 
 class BasicTransform(nn.Module):
-    """T x 3 x 3 (a, strided), 1 x 3 x 3 (b); ``dim_inner``/``num_groups`` are not used."""
+    """T x 3 x 3 (a, strided), 1 x 3 x 3 (b); ``dim_inner``, ``num_groups`` and ``stride_1x1``
+    (the bottleneck's arguments) are accepted and ignored."""
 
     def __init__(
         self,
         *,
         dim_in: int,
         dim_out: int,
+        norm: NormFactory,
         temp_kernel_size: int,
         stride: int,
-        dim_inner: int | None = None,
-        num_groups: int = 1,
-        stride_1x1: bool = False,
         inplace_relu: bool = True,
         dilation: int = 1,
-        norm: NormFactory,
+        **ignored: Any,
     ) -> None:
         super().__init__()
-        self.a, self.a_bn = conv_norm(
-            dim_in,
-            dim_out,
-            [temp_kernel_size, 3, 3],
-            norm,
-            stride=[1, stride, stride],
-            padding=[temp_kernel_size // 2, 1, 1],
-        )
+        t = temp_kernel_size
+        self.a, self.a_bn = conv_norm(dim_in, dim_out, [t, 3, 3], norm, stride=[1, stride, stride])
         self.a_relu = nn.ReLU(inplace_relu)
-        self.b, b_bn = conv_norm(
-            dim_out,
-            dim_out,
-            [1, 3, 3],
-            norm,
-            padding=[0, dilation, dilation],
-            dilation=[1, dilation, dilation],
-        )
+        self.b, b_bn = conv_norm(dim_out, dim_out, [1, 3, 3], norm, spatial_dilation=dilation)
         self.b_bn = mark_final_norm(b_bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

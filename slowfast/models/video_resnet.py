@@ -38,7 +38,6 @@ class FuseFastToSlow(nn.Module):
             [fusion_kernel, 1, 1],
             norm,
             stride=[alpha, 1, 1],
-            padding=[fusion_kernel // 2, 0, 0],
         )
         self.relu = nn.ReLU(inplace_relu)
 

@@ -173,20 +173,22 @@ def test_resnext_groups_and_stride_1x1():
     assert model(clip_inputs(cfg)).shape == (2, 3)
 
 
-@pytest.mark.parametrize(
-    "opts,message",
-    [
-        (("DATA.INPUT_CHANNEL_NUM", "[3, 3]"), "DATA.INPUT_CHANNEL_NUM: needs 1 entry"),
-        (("MODEL.ARCH", "slowfast"), "MODEL.ARCH: 'slowfast' has 2 pathway"),
-        (("MODEL.ARCH", "x3d"), "MODEL.ARCH: unknown arch 'x3d'"),
-        (("RESNET.DEPTH", "34"), "RESNET.DEPTH: must be one of"),
-        (("RESNET.SPATIAL_STRIDES", "[[1], [2], [2]]"), "RESNET.SPATIAL_STRIDES: needs 4"),
-        (("RESNET.NUM_BLOCK_TEMP_KERNEL", "[[3], [9], [6], [3]]"), "NUM_BLOCK_TEMP_KERNEL entry 9"),
-        (("RESNET.TRANS_FUNC", "x3d_transform"), "RESNET.TRANS_FUNC must be one of"),
-        (("BN.NORM_TYPE", "groupnorm"), "BN.NORM_TYPE"),
-    ],
-)
-def test_config_mistakes_name_the_key(opts, message):
+# The message each config mistake's error has, and the KEY VALUE overrides that make it.
+CONFIG_MISTAKES = {
+    "DATA.INPUT_CHANNEL_NUM: needs 1 entry": ("DATA.INPUT_CHANNEL_NUM", "[3, 3]"),
+    "MODEL.ARCH: 'slowfast' has 2 pathway": ("MODEL.ARCH", "slowfast"),
+    "MODEL.ARCH: unknown arch 'x3d'": ("MODEL.ARCH", "x3d"),
+    "RESNET.DEPTH: must be one of": ("RESNET.DEPTH", "34"),
+    "RESNET.SPATIAL_STRIDES: needs 4": ("RESNET.SPATIAL_STRIDES", "[[1], [2], [2]]"),
+    "NUM_BLOCK_TEMP_KERNEL entry 9": ("RESNET.NUM_BLOCK_TEMP_KERNEL", "[[3], [9], [6], [3]]"),
+    "RESNET.TRANS_FUNC must be one of": ("RESNET.TRANS_FUNC", "x3d_transform"),
+    "BN.NORM_TYPE": ("BN.NORM_TYPE", "groupnorm"),
+}
+
+
+@pytest.mark.parametrize("message", list(CONFIG_MISTAKES))
+def test_config_mistakes_name_the_key(message):
+    opts = CONFIG_MISTAKES[message]
     cfg = build_cfg([config_path("C2D_8x8_R50.yaml")], ["NUM_GPUS", "0", *opts])
     with pytest.raises((ConfigError, ValueError), match=message):
         build_model(cfg)

@@ -25,8 +25,14 @@ from .tiny import clip_inputs, config_path, tiny_cfg
 TINY = {"num_classes": 3, "dropout_rate": 0.0, "zero_init_final_bn": True}
 
 
-def _same_model(a: nn.Module, b: nn.Module, cfg) -> None:
-    """Same state dict (keys in order, values) and the same evaluation outputs."""
+def _check_same_model(cfg, build, **kwargs) -> None:
+    """``build(**kwargs)`` and ``build_model(cfg)``, from the same seed, have the same class, the
+    same state dict (keys in order, values) and the same evaluation outputs."""
+    torch.manual_seed(0)
+    a = build_model(cfg)
+    torch.manual_seed(0)
+    b = build(**kwargs)
+    assert type(a) is type(b)
     sa, sb = a.state_dict(), b.state_dict()
     assert list(sa) == list(sb)
     for key in sa:
@@ -38,11 +44,9 @@ def _same_model(a: nn.Module, b: nn.Module, cfg) -> None:
 
 
 def test_create_resnet_with_explicit_arguments_is_the_config_i3d_with_nonlocal():
-    cfg = tiny_cfg("i3d", 50)
-    torch.manual_seed(0)
-    from_cfg = build_model(cfg)
-    torch.manual_seed(0)
-    built = create_resnet(
+    _check_same_model(
+        tiny_cfg("i3d", 50),
+        create_resnet,
         temporal_kernels=((5,), (3,), (3, 1), (3, 1), (1, 3)),
         pool1=(2, 1, 1),
         nonlocal_location=((), (1, 3), (1, 3, 5), ()),
@@ -51,24 +55,19 @@ def test_create_resnet_with_explicit_arguments_is_the_config_i3d_with_nonlocal()
         width_per_group=8,
         **TINY,
     )
-    assert type(built) is type(from_cfg)
-    _same_model(from_cfg, built, cfg)
 
 
 def test_create_slowfast_with_explicit_arguments_is_the_config_slowfast():
-    cfg = tiny_cfg("slowfast", 50)
-    torch.manual_seed(0)
-    from_cfg = build_model(cfg)
-    torch.manual_seed(0)
-    built = create_slowfast(
+    _check_same_model(
+        tiny_cfg("slowfast", 50),
+        create_slowfast,
         alpha=4,
         fusion_kernel_size=7,
         head_pool_sizes=((4, 1, 1), (16, 1, 1)),
         width_per_group=16,
         **TINY,
     )
-    assert isinstance(built, SlowFast)
-    _same_model(from_cfg, built, cfg)
+    assert isinstance(create_slowfast(depth=18, width_per_group=8), SlowFast)
 
 
 @pytest.mark.parametrize(
