@@ -25,7 +25,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the user can fix this", printed without a traceback."""
     from slowfast.datasets.errors import DataError
     from slowfast.engine.trainer import TrainingError
-    from slowfast.utils.checkpoint import CheckpointMismatchError
+    from slowfast.checkpoint import CheckpointMismatchError
 
     return (
         ConfigError, FileNotFoundError, DataError, TrainingError, CheckpointMismatchError,

@@ -13,6 +13,7 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
+from slowfast.checkpoint.policy import is_checkpoint_epoch, is_eval_epoch
 from slowfast.datasets.build import build_dataset
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.evaluator import ClipEvaluator, run_evaluation
@@ -24,7 +25,6 @@ from slowfast.multigrid.sampler import epoch_loader, precise_bn_loader
 from slowfast.multigrid.schedule import apply_phase
 from slowfast.utils import distributed as du
 from slowfast.utils.distributed import unwrap
-from slowfast.utils.checkpoint import is_checkpoint_epoch, is_eval_epoch, save_checkpoint
 from slowfast.utils.logging import get_logger, log_json_stats
 
 logger = get_logger(__name__)
@@ -166,23 +166,16 @@ class PreciseBNHook(HookBase):
 
 
 class CheckpointHook(HookBase):
-    """Writes ``OUTPUT_DIR/checkpoints/checkpoint_epoch_NNNNN.pyth`` on checkpoint epochs."""
+    """Writes ``OUTPUT_DIR/checkpoints/checkpoint_epoch_NNNNN.pyth`` on checkpoint epochs with
+    the trainer's :class:`~slowfast.checkpoint.Checkpointer` (model, optimizer, scaler, RNG,
+    counters, stateful hooks) and the config in force."""
 
     def __init__(self, schedule=None):
         self.schedule = schedule
 
     def after_epoch(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        if not _is_checkpoint(trainer, self.schedule):
-            return
-        save_checkpoint(
-            trainer.cfg.OUTPUT_DIR,
-            unwrap(trainer.model),
-            trainer.optimizer,
-            trainer.epoch,
-            trainer.cfg,
-            scaler=trainer.scaler if trainer.amp_enabled else None,
-            extra=trainer.checkpoint_extra(),
-        )
+        if _is_checkpoint(trainer, self.schedule):
+            trainer.checkpointer.save_epoch(trainer.epoch, cfg=trainer.cfg.dump())
 
 
 class EvalHook(HookBase):

@@ -15,7 +15,7 @@ from slowfast.datasets.loader import construct_loader
 from slowfast.engine.trainer import move_to_device
 from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
-from slowfast.utils.checkpoint import load_test_checkpoint
+from slowfast.checkpoint.startup import load_test_weights
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.meters import TestMeter
 from slowfast.utils.precision import model_memory_format
@@ -28,7 +28,7 @@ def test(cfg: CfgNode) -> dict[str, Any]:
     """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
     device = du.get_device(cfg)
     model = place_model(build_model(cfg), device, memory_format=model_memory_format(cfg, device))
-    path = load_test_checkpoint(cfg, model)
+    path = load_test_weights(cfg, model)
     if path:
         logger.info("testing weights from %s", path)
     model.eval()

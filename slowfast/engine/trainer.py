@@ -22,18 +22,14 @@ from typing import Any
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast.checkpoint import RNGState, StateFunctions, get_path_to_checkpoint, save_checkpoint
+from slowfast.checkpoint.startup import build_checkpointer, resume_or_load
 from slowfast.datasets.loader import construct_loader, shuffle_dataset, start_at
 from slowfast.engine.losses import get_loss_func
 from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
 from slowfast.utils import precision
 from slowfast.utils.distributed import unwrap
-from slowfast.utils.checkpoint import (
-    auto_resume,
-    get_path_to_checkpoint,
-    load_train_checkpoint,
-    save_checkpoint,
-)
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
 from slowfast.utils.meters import memory_mb
@@ -146,26 +142,35 @@ class Trainer:
             self.precise_bn_loader = construct_loader(self.cfg, "train", is_precise_bn=True)
 
     def resume_or_load(self) -> None:
-        """Continue from the newest checkpoint (with its clip count and clocks), or initialise
-        from TRAIN.CHECKPOINT_FILE_PATH, or start from scratch.
+        """Continue from the newest checkpoint (with its counters, clocks and RNG), or initialise
+        from TRAIN.CHECKPOINT_FILE_PATH, or start from scratch; sets ``self.checkpointer``, which
+        saves the model with the optimizer, scaler, RNG, these counters and every hook that has
+        ``state_dict`` / ``load_state_dict``.
         """
-        model, scaler = unwrap(self.model), self.scaler if self.amp_enabled else None
-        info = auto_resume(self.cfg, model, self.optimizer, scaler) if self.cfg.TRAIN.AUTO_RESUME else None
-        if info is None:
-            self.start_epoch = load_train_checkpoint(self.cfg, model, self.optimizer, scaler)
-            return
-        self.start_epoch = info.start_epoch
-        self.start_iter = info.start_iter
-        self.iter = int(info.extra.get("iter", 0))
-        if info.start_iter:
-            self._partial_epoch = dict(info.extra["resume"])
-        self.clips_seen = int(info.extra.get("clips_seen", 0))
-        self.clips_by_shape = Counter(info.extra.get("clips_by_shape", {}))
-        self.train_time_s = float(info.extra.get("train_time_s", 0.0))
-        self.t_start = time.perf_counter() - float(info.extra.get("elapsed_s", 0.0))
+
+        def restore(extra: dict[str, Any]) -> None:
+            self.iter = int(extra.get("iter", 0))
+            resume = extra.get("resume")
+            if resume and int(resume["iter"]):
+                self._partial_epoch = dict(resume)
+            self.clips_seen = int(extra.get("clips_seen", 0))
+            self.clips_by_shape = Counter(extra.get("clips_by_shape", {}))
+            self.train_time_s = float(extra.get("train_time_s", 0.0))
+            self.t_start = time.perf_counter() - float(extra.get("elapsed_s", 0.0))
+
+        checkpointables: dict[str, Any] = {"optimizer": self.optimizer, "rng": RNGState()}
+        if self.amp_enabled:
+            checkpointables["scaler"] = self.scaler
+        checkpointables["trainer"] = StateFunctions(self.checkpoint_extra, restore, "extra")
+        for hook in self.hooks:
+            if hasattr(hook, "state_dict") and hasattr(hook, "load_state_dict"):
+                checkpointables[f"hook_{type(hook).__name__}"] = hook
+        self.checkpointer = build_checkpointer(self.cfg, self.model, **checkpointables)
+        self.start_epoch, self.start_iter = resume_or_load(self.cfg, self.checkpointer)
 
     def checkpoint_extra(self) -> dict[str, Any]:
-        """Progress counters saved with each checkpoint so a resumed run continues its clocks."""
+        """Progress counters saved with each checkpoint (as ``extra``) so that a resumed run
+        continues its clocks."""
         return {
             "iter": self.iter,
             "clips_seen": self.clips_seen,

@@ -16,7 +16,7 @@ choice, not a branch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -255,24 +255,6 @@ def convert_norm(model: nn.Module, cfg: CfgNode) -> nn.Module:
                 if new is not child:
                     setattr(parent, name, new)
     return model
-
-
-def sub_bn_entries(
-    name: str, value: torch.Tensor, model_state_dict: Mapping[str, torch.Tensor]
-) -> dict[str, torch.Tensor] | None:
-    """A plain-BN statistic ``P.running_*`` / ``P.num_batches_tracked`` for a model in which
-    ``P`` is a sub-BN layer: ``P.bn.*`` gets the value, ``P.split_bn.*`` it tiled once per split.
-    None when ``P`` is not a sub-BN layer of the model."""
-    prefix, _, stat = name.rpartition(".")
-    split_key = f"{prefix}.split_bn.{stat}"
-    if stat not in ("running_mean", "running_var", "num_batches_tracked"):
-        return None
-    if split_key not in model_state_dict:
-        return None
-    if stat == "num_batches_tracked":
-        return {f"{prefix}.bn.{stat}": value.clone(), split_key: value.clone()}
-    splits = model_state_dict[split_key].numel() // max(value.numel(), 1)
-    return {f"{prefix}.bn.{stat}": value, split_key: value.repeat(splits)}
 
 
 def aggregate_sub_bn_stats(model: nn.Module) -> int:

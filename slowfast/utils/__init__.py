@@ -1,1 +1,1 @@
-"""Shared utilities: logging, checkpoints, distributed helpers, meters, LR policies."""
+"""Shared utilities: logging, distributed helpers, meters, LR policies."""

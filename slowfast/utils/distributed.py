@@ -276,7 +276,7 @@ def roll_call(rank: int, world: int, timeout_s: float = 10.0) -> list[int] | Non
 
 def _report_lost_peer(err: BaseException, cfg: CfgNode) -> None:
     """Log which rank was lost and where the newest checkpoint is, as the survivor's last line."""
-    from slowfast.utils.checkpoint import get_last_checkpoint
+    from slowfast.checkpoint.paths import get_last_checkpoint
 
     rank, world = get_rank(), get_world_size()
     lost = roll_call(rank, world, min(10.0, dist_timeout().total_seconds()))

@@ -1,5 +1,8 @@
 """Caffe2 ``.pkl`` weights (the original SlowFast / non-local model zoo) to PyTorch state dicts.
 
+The checkpoint format of TRAIN/TEST.CHECKPOINT_TYPE ``caffe2``, read by
+:func:`slowfast.checkpoint.loader.read_weights`.
+
 A Caffe2 file is a pickle (written by Python 2, hence ``encoding="latin1"``) of a dict whose
 ``"blobs"`` entry maps blob names to numpy arrays. Blob names follow the Caffe2 ResNet code
 (``t_`` prefix: Fast pathway, ``pathway1``; none: ``pathway0``):
@@ -27,15 +30,13 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 
-from slowfast.models.norm import sub_bn_entries
+from slowfast.checkpoint.sub_bn import sub_bn_entries
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
 _BN_SUFFIX = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "running_var"}
 _PARAM_SUFFIX = {"w": "weight", "b": "bias"}
-_BN_SUFFIX_INV = {v: k for k, v in _BN_SUFFIX.items()}
-_PARAM_SUFFIX_INV = {v: k for k, v in _PARAM_SUFFIX.items()}
 
 
 def _path(fast: str | None) -> str:
@@ -173,106 +174,3 @@ def caffe2_to_state_dict(
         if names:
             logger.warning("%s (%d): %s", what, len(names), ", ".join(names))
     return out
-
-
-# (PyTorch layer-prefix pattern, "param" or "bn", Caffe2 name template). ``{t}`` is "t_" on the
-# Fast pathway, ``{sfx}`` the Caffe2 suffix of the leaf (w/b or s/b/rm/riv), ``{last}`` the last
-# Fast block of the stage (Caffe2 names a fusion after it).
-_INVERSE_RULES: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"s1\.pathway(?P<p>\d)_stem\.conv"), "param", "{t}conv1_{sfx}"),
-    (re.compile(r"s1\.pathway(?P<p>\d)_stem\.bn"), "bn", "{t}res_conv1_bn_{sfx}"),
-    (re.compile(r"s1_fuse\.conv_f2s"), "param", "t_pool1_subsample_{sfx}"),
-    (re.compile(r"s1_fuse\.bn"), "bn", "t_pool1_subsample_bn_{sfx}"),
-    (
-        re.compile(r"s(?P<S>\d+)_fuse\.conv_f2s"),
-        "param",
-        "t_res{S}_{last}_branch2c_bn_subsample_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)_fuse\.bn"),
-        "bn",
-        "t_res{S}_{last}_branch2c_bn_subsample_bn_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch1"),
-        "param",
-        "{t}res{S}_{i}_branch1_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch1_bn"),
-        "bn",
-        "{t}res{S}_{i}_branch1_bn_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch2\.(?P<x>[a-z])"),
-        "param",
-        "{t}res{S}_{i}_branch2{x}_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)\.pathway(?P<p>\d)_res(?P<i>\d+)\.branch2\.(?P<x>[a-z])_bn"),
-        "bn",
-        "{t}res{S}_{i}_branch2{x}_bn_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)\.pathway0_nonlocal(?P<i>\d+)\.conv_(?P<x>theta|phi|g|out)"),
-        "param",
-        "nonlocal_conv{S}_{i}_{x}_{sfx}",
-    ),
-    (
-        re.compile(r"s(?P<S>\d+)\.pathway0_nonlocal(?P<i>\d+)\.bn"),
-        "bn",
-        "nonlocal_conv{S}_{i}_bn_{sfx}",
-    ),
-    (re.compile(r"head\.projection"), "param", "pred_{sfx}"),
-]
-
-
-def pytorch_name_to_c2(name: str, last_fast_block: Mapping[str, int] | None = None) -> str:
-    """The Caffe2 blob name of PyTorch parameter ``name`` (inverse of :func:`c2_name_to_pytorch`).
-
-    ``last_fast_block`` maps a stage number to its last Fast-pathway block index (needed for
-    the fusion layers s2_fuse..s4_fuse only). Raises ValueError for names with no Caffe2 form.
-    """
-    prefix, _, leaf = name.rpartition(".")
-    for pattern, kind, template in _INVERSE_RULES:
-        match = pattern.fullmatch(prefix)
-        if match is None:
-            continue
-        sfx = (_BN_SUFFIX_INV if kind == "bn" else _PARAM_SUFFIX_INV).get(leaf)
-        if sfx is None:
-            break
-        fields = match.groupdict()
-        stage = fields.get("S")
-        if "{last}" in template and (last_fast_block is None or stage not in last_fast_block):
-            raise ValueError(f"{name!r}: the last Fast block of stage {stage} is needed")
-        return template.format(
-            t="t_" if fields.get("p") == "1" else "",
-            sfx=sfx,
-            last=last_fast_block[stage] if "{last}" in template else "",
-            **{k: v for k, v in fields.items() if k != "p"},
-        )
-    raise ValueError(f"no Caffe2 blob name for parameter {name!r}")
-
-
-def state_dict_to_caffe2_blobs(state_dict: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """A ResNet / SlowFast state dict as Caffe2 blobs (what :func:`load_caffe2_blobs` returns).
-
-    Sub-BN layers are written in the plain-BN form with their aggregated (``bn``) statistics;
-    ``num_batches_tracked`` has no Caffe2 counterpart. Raises on names it cannot map.
-    """
-    last_fast: dict[str, int] = {}
-    for key in state_dict:
-        match = re.match(r"s(\d+)\.pathway1_res(\d+)\.", key)
-        if match:
-            last_fast[match[1]] = max(last_fast.get(match[1], 0), int(match[2]))
-    marker = ".split_bn.running_mean"
-    sub_bn = {k[: -len(marker)] for k in state_dict if k.endswith(marker)}
-    blobs: dict[str, np.ndarray] = {}
-    for key, value in state_dict.items():
-        if key.endswith("num_batches_tracked") or ".split_bn." in key:
-            continue
-        prefix, _, leaf = key.rpartition(".")
-        if prefix.endswith(".bn") and prefix[:-3] in sub_bn:
-            key = f"{prefix[:-3]}.{leaf}"
-        blobs[pytorch_name_to_c2(key, last_fast)] = value.detach().cpu().numpy()
-    return blobs

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import torch
 
-from slowfast.models.norm import sub_bn_entries
+from slowfast.checkpoint.sub_bn import sub_bn_entries
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)

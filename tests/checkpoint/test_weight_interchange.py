@@ -9,16 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from slowfast.checkpoint.caffe2 import c2_name_to_pytorch, caffe2_to_state_dict, load_caffe2_blobs
+from slowfast.checkpoint.inflate import inflate_state_dict, torchvision_to_pyslowfast_name
 from slowfast.models import build_model
-from slowfast.models.inflate import inflate_state_dict, torchvision_to_pyslowfast_name
-from slowfast.utils.c2_model_loading import (
-    c2_name_to_pytorch,
-    caffe2_to_state_dict,
-    load_caffe2_blobs,
-    state_dict_to_caffe2_blobs,
-)
+from tests.models.tiny import clip_inputs, tiny_cfg
 
-from .tiny import clip_inputs, tiny_cfg
+from .c2_writer import state_dict_to_caffe2_blobs
 
 
 @pytest.fixture
