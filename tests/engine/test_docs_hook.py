@@ -6,6 +6,8 @@ preemption; ``train()`` returns the run's results.
 import os
 import re
 
+import pytest
+
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.engine.launch import seed_everything
 from slowfast.utils.logging import setup_logging
@@ -56,8 +58,13 @@ def test_adding_a_hook_example_runs(datasets, tmp_path):
     assert [r["loss_rises"] for r in epochs] == _rises_per_epoch(out)
     assert results["loss_rises"] == [r["loss_rises"] for r in epochs]
     # What train() returns: the records the run logged, and where its files are.
-    assert results["epochs"] == 2 and results["train"] == epochs[-1]
-    assert results["train_done"] == records(out, "train_done")[-1]
+    # (The logs round floats to 6 significant digits.)
+    last, done = results["train"], results["train_done"]
+    assert results["epochs"] == 2 and last["_type"] == "train_epoch" and last["epoch"] == 2
+    assert last["clips_seen"] == epochs[-1]["clips_seen"] == done["clips_seen"] == 48
+    assert last["loss"] == pytest.approx(epochs[-1]["loss"], rel=1e-5)
+    assert last["val_top1_err"] == records(out, "val_epoch")[-1]["top1_err"]
+    assert done["clips_by_shape"] == records(out, "train_done")[-1]["clips_by_shape"]
     (val_last, val_best) = results["val_last"], results["val_best"]
     val = records(out, "val_epoch")
     assert val_last["epoch"] == 2 and val_last["top1_err"] == val[-1]["top1_err"]
