@@ -83,7 +83,7 @@ class TopKEvaluator(GatheringEvaluator):
         if preds.numel() == 0:
             return {}
         top1, top5 = topk_errors(preds, labels, (1, min(5, preds.shape[1])))
-        return {"top1_err": float(top1), "top5_err": float(top5), "num_clips": int(len(labels))}
+        return {"top1_err": float(top1), "top5_err": float(top5), "num_clips": len(labels)}
 
 
 class MeanAPEvaluator(GatheringEvaluator):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from slowfast.datasets.build import build_dataset
-from slowfast.engine.trainer import Trainer
 from slowfast.engine.train_loop import HookBase
+from slowfast.engine.trainer import Trainer
 from slowfast.models.norm import convert_norm
 from slowfast.multigrid.phase import Schedule
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan

@@ -9,7 +9,8 @@ precise BN, evaluation, checkpoints, multigrid) is a hook; a subclass supplies t
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -47,7 +48,6 @@ class HookBase:
     def before_step(self, trainer: TrainerBase) -> None:
         """Before iteration ``trainer.iter`` (global), once its batch (``trainer.batch``) is
         loaded."""
-        pass
 
     def after_step(self, trainer: TrainerBase, stats: dict[str, Any]) -> None:
         pass
@@ -64,7 +64,6 @@ class HookBase:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take back this hook's part of a saved mid-epoch state (all hooks' keys are given)."""
-        pass
 
 
 def move_to_device(inputs: Any, device: torch.device) -> Any:
@@ -144,18 +143,19 @@ class TrainerBase:
         iters = len(loader)
         head = {"epoch": self.epoch + 1, "max_epoch": self.max_epoch, "iters": iters}
         t_data = time.perf_counter()
-        for self.epoch_iter, self.batch in enumerate(loader, start=self.epoch_start_iter):
+        for it, batch in enumerate(loader, start=self.epoch_start_iter):
+            self.epoch_iter, self.batch = it, batch
             self.t_batch = time.perf_counter()
             self.batch_wait_s = self.t_batch - t_data
             for h in self.hooks:
                 h.before_step(self)
-            stats = {"_type": "train_iter", **head, "iter": self.epoch_iter + 1}
-            stats.update(self.run_step(self.batch))
+            stats = {"_type": "train_iter", **head, "iter": it + 1}
+            stats.update(self.run_step(batch))
             self.iter += 1
             for h in self.hooks:
                 h.after_step(self, stats)
             if self.stop_requested:
-                self.stop(self.epoch_iter + 1, iters)
+                self.stop(it + 1, iters)
             t_data = time.perf_counter()
         self.batch = None
         stats = {"_type": "train_epoch", **head}

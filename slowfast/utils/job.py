@@ -12,7 +12,8 @@ import signal
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -22,14 +23,14 @@ from torch.multiprocessing.spawn import ProcessException
 from slowfast.utils.distributed import (
     ChildUserError,
     JobFailedError,
-    is_collective_failure,
-    report_lost_peer,
     dist_timeout,
     get_backend,
     get_world_size,
     init_distributed,
+    is_collective_failure,
     is_initialized,
     is_torchrun,
+    report_lost_peer,
 )
 from slowfast.utils.preemption import PREEMPT_SIGNALS, PREEMPTED_EXIT_CODE, Preempted
 
