@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.config.defaults import assert_and_infer_cfg
+from slowfast.engine.hooks import default_hooks
+from slowfast.engine.tester import test
+from slowfast.engine.trainer import build_trainer
 from slowfast.utils import distributed as du
+from slowfast.utils.job import launch_job
 from slowfast.utils.logging import get_logger, setup_logging
 
 logger = get_logger(__name__)
@@ -34,11 +39,9 @@ def build_multigrid_schedule(cfg: CfgNode):
     return cfg, schedule
 
 
-def train(cfg: CfgNode) -> None:
-    """Train with the default hooks (multigrid, precise BN, checkpoints, validation, TensorBoard)."""
-    from slowfast.engine.hooks import default_hooks
-    from slowfast.engine.trainer import Trainer
-
+def train(cfg: CfgNode) -> dict[str, Any]:
+    """Train with the default hooks (multigrid, LR, records, precise BN, checkpoints, validation,
+    TensorBoard); returns the trainer's results (see :meth:`Trainer.train`)."""
     cfg, schedule = build_multigrid_schedule(cfg)
     if cfg.LOG_MODEL_INFO and du.is_master_proc():
         from slowfast.models import build_model
@@ -46,7 +49,7 @@ def train(cfg: CfgNode) -> None:
 
         with torch.random.fork_rng():  # logging must not change the training's random stream
             log_model_info(build_model(cfg), cfg)
-    Trainer(cfg, hooks=default_hooks(cfg, schedule)).train()
+    return build_trainer(cfg, hooks=default_hooks(cfg, schedule)).train()
 
 
 def _match_world_size(cfg: CfgNode) -> CfgNode:
@@ -61,8 +64,9 @@ def _match_world_size(cfg: CfgNode) -> CfgNode:
     return cfg
 
 
-def _job(cfg: CfgNode) -> None:
-    """What every process runs once the process group (if any) is up."""
+def _job(cfg: CfgNode) -> dict[str, Any]:
+    """What every process runs once the process group (if any) is up; returns ``{"train":
+    train results, "test": test metrics}`` for the stages that ran."""
     cfg = _match_world_size(cfg)
     setup_logging(cfg.OUTPUT_DIR, du.is_master_proc(), du.get_rank())
     backend = du.get_backend()
@@ -72,19 +76,20 @@ def _job(cfg: CfgNode) -> None:
     )
     logger.info("config:\n%s", cfg.dump())
     seed_everything(cfg.RNG_SEED)
+    results: dict[str, Any] = {}
     if cfg.TRAIN.ENABLE:
-        train(cfg)
+        results["train"] = train(cfg)
     if cfg.TEST.ENABLE:
-        from slowfast.engine.tester import test
-
-        test(cfg)
+        results["test"] = test(cfg)
+    return results
 
 
 def run(
     cfg: CfgNode,
     init_method: str = "tcp://localhost:9999",
     user_errors: tuple[type[BaseException], ...] = (),
-) -> None:
+) -> dict[str, Any] | None:
     """Launch :func:`_job` on every process of the job (PySlowFast's launch semantics);
-    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``)."""
-    du.launch_job(cfg, init_method, _job, user_errors=user_errors)
+    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``). Returns
+    :func:`_job`'s results when the job runs in this process, None when it spawned children."""
+    return launch_job(cfg, init_method, _job, user_errors=user_errors)

@@ -1,20 +1,20 @@
-"""The training loop: steps only; evaluation, checkpoints, precise BN, multigrid and logging are
-hooks (see :mod:`slowfast.engine.hooks`).
-
-A hook sees the trainer and may replace its loaders or its config between epochs, or switch the
-phase before a step (the multigrid hook does both).
+"""The trainer of one process: model, optimizer and loaders built from the config, and the
+step (:meth:`Trainer.run_step`: batch to the device, forward, loss, backward, optimizer step).
+Mixed precision is the :class:`AMPTrainer` variant; :func:`build_trainer` picks the one the
+config asks for. Every other feature is a hook (:mod:`slowfast.engine.hooks`,
+:func:`~slowfast.engine.hooks.default_hooks`).
 
 Preemption: while :meth:`Trainer.train` runs, SIGTERM and SIGUSR1 only set a flag
 (:mod:`slowfast.utils.preemption`). Every process learns of it in the step's all-reduce, so all
 stop after the same step; the master writes a mid-epoch checkpoint (model, optimizer, scaler,
-RNG, counters, the epoch's running totals and the loader position) and :class:`Preempted` is
+RNG, counters, the hooks' mid-epoch state and the loader position) and :class:`Preempted` is
 raised. A run started again resumes at the next iteration with the same batches.
 """
 
 from __future__ import annotations
 
 import math
-import sys
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -22,76 +22,46 @@ from typing import Any
 import torch
 from fvcore.common.config import CfgNode
 
-from slowfast.checkpoint import RNGState, StateFunctions, get_path_to_checkpoint, save_checkpoint
+from slowfast.checkpoint import (
+    RNGState,
+    StateFunctions,
+    get_last_checkpoint,
+    get_path_to_checkpoint,
+)
 from slowfast.checkpoint.startup import build_checkpointer, resume_or_load
 from slowfast.datasets.loader import construct_loader, shuffle_dataset, start_at
 from slowfast.engine.losses import get_loss_func
+from slowfast.engine.train_loop import HookBase, TrainerBase, TrainingError, move_to_device
 from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
 from slowfast.utils import precision
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger, log_json_stats
-from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
-from slowfast.utils.meters import memory_mb
 from slowfast.utils.metrics import topk_errors
 from slowfast.utils.optimizer import clip_gradients, construct_optimizer
 from slowfast.utils.preemption import Preempted, PreemptionWatcher
 
+__all__ = ["AMPTrainer", "HookBase", "Trainer", "TrainingError", "build_trainer", "move_to_device"]
+
 logger = get_logger(__name__)
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. a non-finite loss); the message names epoch and iteration."""
+class Trainer(TrainerBase):
+    """Owns model, optimizer and loaders for one process and trains in float32.
 
-
-class HookBase:
-    """Called by :class:`Trainer` around training, epochs and steps; override what you need.
-
-    Time spent in a hook's ``before_epoch``/``after_epoch`` counts as training time (the
-    trainer's ``train_time_s``) unless the hook sets ``training_time = False`` (evaluation).
+    ``hooks`` are all the features of the run, in order (:func:`slowfast.engine.hooks.
+    default_hooks` gives those of ``tools/run_net.py``); without them the loop trains at the
+    optimizer's initial LR and reports nothing.
     """
 
-    training_time = True
-
-    def before_train(self, trainer: Trainer) -> None:
-        pass
-
-    def before_epoch(self, trainer: Trainer) -> None:
-        pass
-
-    def before_step(self, trainer: Trainer) -> None:
-        """Before iteration ``trainer.iter`` (global), once its batch is loaded."""
-        pass
-
-    def after_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        pass
-
-    def after_epoch(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        pass
-
-    def after_train(self, trainer: Trainer) -> None:
-        pass
-
-
-def move_to_device(inputs: Any, device: torch.device) -> Any:
-    """Move a tensor, or a (nested) list of tensors, to ``device``."""
-    if isinstance(inputs, (list, tuple)):
-        return [move_to_device(x, device) for x in inputs]
-    return inputs.to(device, non_blocking=True)
-
-
-class Trainer:
-    """Owns model, optimizer, loaders and the epoch loop for one process."""
-
     def __init__(self, cfg: CfgNode, hooks: list[HookBase] | None = None):
+        super().__init__(hooks)
         # The config as given; ``cfg`` is the one in force (hooks may rewrite it per phase).
         self.base_cfg = cfg.clone()
         self.cfg = cfg.clone()
         self.device = du.get_device(cfg)
-        # Mixed precision: float16 + gradient scaler on CUDA, bfloat16 on the CPU (see
-        # slowfast.utils.precision); MODEL.CHANNELS_LAST lays out weights and clips NTHWC.
-        self.amp_dtype = precision.train_autocast_dtype(cfg, self.device)
         self.memory_format = precision.model_memory_format(cfg, self.device)
+        self.amp_dtype = self.autocast_dtype(cfg)
         logger.info(precision.describe(self.amp_dtype, self.memory_format, cfg))
         self.model = build_model(self.cfg)
         place_model(self.model, self.device, memory_format=self.memory_format)
@@ -100,28 +70,28 @@ class Trainer:
         self.amp_enabled = precision.needs_grad_scaler(self.amp_dtype)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_enabled)
         self.loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
-        self.hooks: list[HookBase] = list(hooks or [])
-        self.start_epoch = 0
-        # Iterations of start_epoch done before a mid-epoch resume, and that epoch's totals.
-        self.start_iter = 0
+        # The mid-epoch state of a resumed run: loader position and the hooks' state.
         self._partial_epoch: dict[str, Any] | None = None
         self.preemption = PreemptionWatcher()
-        self.epoch = 0
-        # Global iteration; a hook that places the schedule (multigrid) sets it at each epoch.
-        self.iter = 0
-        self.batch_wait_s = 0.0  # seconds the current step waited for its batch
-        # The LR of (epoch, iteration in the epoch, iterations in the epoch); multigrid's hook
-        # replaces it with its plan's.
-        self.lr_fn = self._epoch_lr
-        self.train_loader = None
         self.precise_bn_loader = None
         self.clips_seen = 0
         # Clips trained on at each "frames x crop" input shape (for compute accounting).
         self.clips_by_shape: Counter[str] = Counter()
-        self.train_time_s = 0.0
-        self.t_start = time.perf_counter()
-        self.show_progress = sys.stdout.isatty() and du.is_master_proc()
         self.wrap_ddp()
+
+    def autocast_dtype(self, cfg: CfgNode) -> torch.dtype | None:
+        """The forward's autocast dtype: None here; TRAIN.MIXED_PRECISION needs
+        :class:`AMPTrainer` (see :func:`build_trainer`)."""
+        if precision.train_autocast_dtype(cfg, self.device) is not None:
+            raise ValueError(
+                "TRAIN.MIXED_PRECISION is set: train with AMPTrainer (build_trainer(cfg, hooks) "
+                "picks the trainer the config asks for)"
+            )
+        return None
+
+    @property
+    def max_epoch(self) -> int:
+        return int(self.cfg.SOLVER.MAX_EPOCH)
 
     # -- set-up -------------------------------------------------------------------------------
     def wrap_ddp(self) -> None:
@@ -179,259 +149,137 @@ class Trainer:
             "elapsed_s": time.perf_counter() - self.t_start,
         }
 
-    def _epoch_lr(self, epoch: int, it: int, iters: int) -> float:
-        return get_lr_at_epoch(self.cfg, epoch + it / max(iters, 1))
-
     # -- the loop -----------------------------------------------------------------------------
-    def train(self) -> None:
-        """Run every epoch from ``start_epoch`` to SOLVER.MAX_EPOCH with the hooks.
+    def train(self) -> dict[str, Any]:
+        """Resume (or initialise) and run every epoch up to SOLVER.MAX_EPOCH with the hooks.
 
-        Raises :class:`Preempted` after writing a checkpoint when SIGTERM or SIGUSR1 came.
+        Returns :attr:`results`: ``train`` (the last ``train_epoch`` record), ``epochs``,
+        ``train_done``, ``val_last`` / ``val_best`` (with validation), ``output_dir``,
+        ``last_checkpoint`` and ``log_file``. Raises :class:`Preempted` after writing a
+        checkpoint when SIGTERM or SIGUSR1 came.
         """
         with self.preemption:
-            self._train()
+            results = super().train()
         if self.preemption.requested:
             # Came after the last step: training is complete and its checkpoint written.
             raise Preempted(
                 f"{self.preemption.received.name} received after the last training step; "
                 "training is complete, run the same command again to continue"
             )
+        return results
 
-    def _train(self) -> None:
+    def before_train(self) -> None:
         self.resume_or_load()
-        for h in self.hooks:
-            self._timed(h, h.before_train)
+        super().before_train()
         if self.train_loader is None:
             t0 = time.perf_counter()
             self.build_train_loaders()
             self.train_time_s += time.perf_counter() - t0
         logger.info("Start epoch: %d", self.start_epoch + 1)
-        self.epoch = self.start_epoch
-        while self.epoch < self.cfg.SOLVER.MAX_EPOCH:
-            for h in self.hooks:
-                self._timed(h, h.before_epoch)
-            stats = self.run_epoch()
-            for h in self.hooks:
-                self._timed(h, h.after_epoch, stats)
-            self.epoch += 1
-        log_json_stats(
-            {
-                "_type": "train_done",
-                "epochs": self.epoch,
-                "train_time_s": self.train_time_s,
-                "elapsed_s": time.perf_counter() - self.t_start,
-                "clips_seen": self.clips_seen,
-                "clips_by_shape": dict(self.clips_by_shape),
-            },
-            logger,
+
+    def after_train(self) -> None:
+        super().after_train()
+        out = self.cfg.OUTPUT_DIR
+        log_file = os.path.join(out, "stdout.log")
+        self.results.update(
+            output_dir=out,
+            last_checkpoint=get_last_checkpoint(out) if du.is_master_proc() else None,
+            log_file=log_file if os.path.isfile(log_file) else None,
         )
-        for h in self.hooks:
-            h.after_train(self)
 
-    def _timed(self, hook: HookBase, method, *args: Any) -> None:
-        t0 = time.perf_counter()
-        method(self, *args)
-        if hook.training_time:
-            self.train_time_s += time.perf_counter() - t0
-
-    def run_epoch(self) -> dict[str, Any]:
-        """One pass over the training loader; returns the epoch summary (also logged)."""
-        cfg, model, loader = self.cfg, self.model, self.train_loader
-        shuffle_dataset(loader, self.epoch)
-        model.train()
-        iters = len(loader)
-        max_epoch = cfg.SOLVER.MAX_EPOCH
-        world = du.get_world_size()
-        multi_label = bool(cfg.DATA.MULTI_LABEL)
-        totals = {"loss": 0.0, "top1_err": 0.0, "top5_err": 0.0, "samples": 0}
-        skipped: list[str] = []
-        seen: list[int] = []
-        start = 0
+    def resume_iter(self) -> int:
         partial = self._partial_epoch
         if partial is not None and int(partial["epoch"]) == self.epoch:
-            # Resuming inside this epoch: continue its totals, skip the batches already done.
-            self._partial_epoch = None
-            start = int(partial["iter"])
-            start_at(loader, start)
-            totals = dict(partial["totals"])
-            rank = du.get_rank()
-            if len(partial["skipped"]) != world:
-                logger.warning(
-                    "the mid-epoch checkpoint was written by %d process(es), this run has %d: "
-                    "the rest of epoch %d is split for %d, so it is not the exact continuation",
-                    len(partial["skipped"]), world, self.epoch + 1, world,
-                )
-            skipped = list(partial["skipped"][rank]) if rank < len(partial["skipped"]) else []
-            if rank < len(partial["seen"]):
-                seen = partial["seen"][rank].tolist()
-            logger.info("Continuing epoch %d at iteration %d of %d", self.epoch + 1, start + 1,
-                        iters)
-        t_epoch = time.perf_counter()
-        t_data = time.perf_counter()
-        data_time = compute_time = 0.0
-        progress = None
-        if self.show_progress:
-            from tqdm import tqdm
+            return int(partial["iter"])
+        return 0
 
-            progress = tqdm(total=iters, initial=start, desc=f"epoch {self.epoch + 1}/{max_epoch}",
-                            leave=False)
-        first_batch_s = 0.0
-        lr = self.lr_fn(self.epoch, start, iters)
-        for it, (inputs, labels, index, meta) in enumerate(loader, start=start):
-            t_compute = time.perf_counter()
-            data_time += t_compute - t_data
-            if it == start:
-                first_batch_s = t_compute - t_data
-            self.batch_wait_s = t_compute - t_data  # how long this step waited for its batch
-            for h in self.hooks:
-                h.before_step(self)
-            if world > 1:
-                seen.extend(index.tolist())
-            skipped.extend(meta.get("skipped", []) if isinstance(meta, dict) else [])
-            inputs = precision.to_memory_format(move_to_device(inputs, self.device), self.memory_format)
-            labels = labels.to(self.device, non_blocking=True)
-            cfg, model = self.cfg, self.model  # a hook may have switched the phase
-            lr = self.lr_fn(self.epoch, it, iters)
-            set_lr(self.optimizer, lr)
-            with precision.autocast(self.device, self.amp_dtype):
-                preds = model(inputs)
-            preds = preds.float()
-            loss = self.loss_fn(preds, labels)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            loss_v = loss.detach()
-            if multi_label:
-                errs = [torch.zeros((), device=self.device)] * 2
-            else:
-                errs = topk_errors(preds.detach(), labels, (1, min(5, preds.shape[1])))
-            # Whether to stop after this step, agreed by all processes in the same all-reduce.
-            stop = torch.tensor(float(self.preemption.requested), device=self.device)
-            if world > 1:  # one collective for the four numbers
-                packed = torch.stack([loss_v.float(), *(e.float() for e in errs), stop])
-                loss_v, *errs, stop = du.all_reduce_mean([packed])[0].unbind()
-            loss_f = loss_v.item()
-            # Checked on the loss averaged over processes, so that every rank stops together.
-            if not math.isfinite(loss_f):
-                raise TrainingError(
-                    f"non-finite loss ({loss_f}) at epoch {self.epoch + 1}, "
-                    f"iteration {it + 1}/{iters}; lower SOLVER.BASE_LR or check the data"
-                )
-            self.scaler.unscale_(self.optimizer)
-            clip_gradients(unwrap(model), cfg)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-
-            batch = labels.shape[0]
-            top1, top5 = (float(e) for e in errs)
-            totals["loss"] += loss_f * batch
-            totals["top1_err"] += top1 * batch
-            totals["top5_err"] += top5 * batch
-            totals["samples"] += batch
-            self.clips_seen += batch * world
-            self.clips_by_shape[_frames_x_crop(inputs)] += batch * world
-            self.iter += 1
-            compute_time += time.perf_counter() - t_compute
-            step = {
-                "_type": "train_iter",
-                "epoch": self.epoch + 1,
-                "max_epoch": max_epoch,
-                "iter": it + 1,
-                "iters": iters,
-                "loss": loss_f,
-                "lr": lr,
-                "batch_size": batch * world,
-                "shape": _shape_of(inputs),
-                "elapsed_s": time.perf_counter() - self.t_start,
-            }
-            if not multi_label:
-                step.update(top1_err=top1, top5_err=top5)
-            if (it + 1) % cfg.LOG_PERIOD == 0 or it + 1 == iters:
-                done = (it + 1) / iters
-                epoch_elapsed = time.perf_counter() - t_epoch
-                remaining_epoch = epoch_elapsed * (1 - done) / max(done, 1e-9)
-                step.update(
-                    data_time_s=data_time / (it + 1),
-                    compute_time_s=compute_time / (it + 1),
-                    eta_epoch_s=remaining_epoch,
-                    mem_mb=memory_mb(),
-                )
-                log_json_stats(step, logger)
-            for h in self.hooks:
-                h.after_step(self, step)
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(loss=f"{loss_f:.3f}", lr=f"{lr:.3g}")
-            if float(stop) > 0:
-                if progress is not None:
-                    progress.close()
-                self.train_time_s += time.perf_counter() - t_epoch
-                self._preempt(it + 1, iters, totals, skipped, seen)
-            t_data = time.perf_counter()
-        if progress is not None:
-            progress.close()
-        if iters == 0:
+    def begin_epoch(self) -> None:
+        """Seed the epoch's order; after a mid-epoch stop, skip the batches already done and give
+        the hooks their saved state."""
+        shuffle_dataset(self.train_loader, self.epoch)
+        self.model.train()
+        if not self.epoch_start_iter:
+            return
+        partial, self._partial_epoch = self._partial_epoch, None
+        start, world = self.epoch_start_iter, du.get_world_size()
+        start_at(self.train_loader, start)
+        if len(partial["skipped"]) != world:
             logger.warning(
-                "epoch %d ran no iteration: the training set (%d clips) is smaller than one "
-                "batch of the current shape (or, with iteration phases, one iteration's batch "
-                "covers more than an epoch); use more data or a smaller TRAIN.BATCH_SIZE",
-                self.epoch + 1, len(loader.dataset),
+                "the mid-epoch checkpoint was written by %d process(es), this run has %d: "
+                "the rest of epoch %d is split for %d, so it is not the exact continuation",
+                len(partial["skipped"]), world, self.epoch + 1, world,
             )
-        epoch_time = time.perf_counter() - t_epoch
-        self.train_time_s += epoch_time
-        n = max(totals["samples"], 1)
-        bad = _gather_skipped(skipped)
-        summary: dict[str, Any] = {
-            "_type": "train_epoch",
-            "epoch": self.epoch + 1,
-            "max_epoch": max_epoch,
-            "loss": totals["loss"] / n,
-            "lr": lr,
-            "epoch_time_s": epoch_time,
-            "train_time_s": self.train_time_s,
-            "elapsed_s": time.perf_counter() - self.t_start,
-            "clips_seen": self.clips_seen,
-            "clips_by_shape": dict(self.clips_by_shape),
-            "iters": iters,
-            "batch_size": self.cfg.TRAIN.BATCH_SIZE,
-            "num_frames": self.cfg.DATA.NUM_FRAMES,
-            "crop_size": self.cfg.DATA.TRAIN_CROP_SIZE,
-            "bad_samples": len(bad),
-            "data_time_s": data_time,
-            "first_batch_s": first_batch_s,
-            "mem_mb": memory_mb(),
-        }
-        if not multi_label:
-            summary.update(top1_err=totals["top1_err"] / n, top5_err=totals["top5_err"] / n)
-        if world > 1:
-            summary.update(_rank_overlap(seen))
-        if bad:
-            logger.warning(
-                "epoch %d: %d bad training sample(s) skipped and replaced: %s",
-                self.epoch + 1, len(bad), ", ".join(sorted(set(bad))),
+        self.load_hook_state(partial)
+        logger.info("Continuing epoch %d at iteration %d of %d", self.epoch + 1, start + 1,
+                    len(self.train_loader))
+
+    def run_step(self, batch: Any) -> dict[str, Any]:
+        """Batch to the device, forward, loss, backward, the loss (and preemption flag) averaged
+        over processes and checked, clipping, optimizer step; returns the record's fields."""
+        inputs, labels, _, _ = batch
+        inputs = precision.to_memory_format(move_to_device(inputs, self.device),
+                                            self.memory_format)
+        labels = labels.to(self.device, non_blocking=True)
+        preds = self.forward(inputs).float()
+        loss = self.loss_fn(preds, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.backward(loss)
+        loss_f, errs = self.reduce(loss.detach(), preds.detach(), labels)
+        # Checked on the loss averaged over processes, so that every rank stops together.
+        if not math.isfinite(loss_f):
+            raise TrainingError(
+                f"non-finite loss ({loss_f}) at epoch {self.epoch + 1}, iteration "
+                f"{self.epoch_iter + 1}/{len(self.train_loader)}; lower SOLVER.BASE_LR or check "
+                "the data"
             )
-        log_json_stats(summary, logger)
-        return summary
+        self.step_optimizer()
+        batch_size = labels.shape[0] * du.get_world_size()
+        self.clips_seen += batch_size
+        self.clips_by_shape[_frames_x_crop(inputs)] += batch_size
+        out = {"loss": loss_f, "batch_size": batch_size, "shape": _shape_of(inputs)}
+        if errs is not None:
+            out.update(top1_err=errs[0], top5_err=errs[1])
+        return out
 
+    def forward(self, inputs: Any) -> torch.Tensor:
+        """The model's predictions for a training batch."""
+        return self.model(inputs)
 
-    def _preempt(
-        self, done: int, iters: int, totals: dict[str, Any], skipped: list[str], seen: list[int]
-    ) -> None:
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def step_optimizer(self) -> None:
+        """Clip the gradients (SOLVER.CLIP_GRAD_*) and update the weights."""
+        clip_gradients(unwrap(self.model), self.cfg)
+        self.optimizer.step()
+
+    def reduce(
+        self, loss: torch.Tensor, preds: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[float, tuple[float, float] | None]:
+        """(loss, (top-1, top-5 error) or None for multi-label data), averaged over processes
+        in one all-reduce that also carries this process's preemption flag: after it
+        ``stop_requested`` says whether any process was asked to stop."""
+        multi_label = bool(self.cfg.DATA.MULTI_LABEL)
+        if multi_label:
+            errs = [torch.zeros((), device=self.device)] * 2
+        else:
+            errs = topk_errors(preds, labels, (1, min(5, preds.shape[1])))
+        stop = torch.tensor(float(self.preemption.requested), device=self.device)
+        if du.get_world_size() > 1:  # one collective for the four numbers
+            packed = torch.stack([loss.float(), *(e.float() for e in errs), stop])
+            loss, *errs, stop = du.all_reduce_mean([packed])[0].unbind()
+        loss_f = loss.item()
+        self.stop_requested = float(stop) > 0
+        return loss_f, None if multi_label else (float(errs[0]), float(errs[1]))
+
+    def stop(self, done: int, iters: int) -> None:
         """Write the mid-epoch checkpoint after ``done`` iterations and raise :class:`Preempted`.
 
-        Every process takes part (the per-process lists are gathered), and none returns before
-        the master's file is in place.
+        Every process takes part (the hooks' state is gathered), and none returns before the
+        master's file is in place.
         """
-        resume = {
-            "totals": dict(totals),
-            "skipped": du.all_gather_objects(list(skipped)),
-            "seen": [torch.tensor(p, dtype=torch.long) for p in du.all_gather_objects(seen)],
-        }
-        extra = self.checkpoint_extra()
-        extra["resume"] = resume
-        save_checkpoint(
-            self.cfg.OUTPUT_DIR, unwrap(self.model), self.optimizer, self.epoch, self.cfg,
-            scaler=self.scaler if self.amp_enabled else None, extra=extra, iteration=done,
-        )
+        resume = self.hook_state()  # collective: every process takes part
+        self.checkpointer.save_epoch(self.epoch, iteration=done, resume=resume, cfg=self.cfg.dump())
         du.synchronize()
         path = get_path_to_checkpoint(self.cfg.OUTPUT_DIR, self.epoch + 1, iteration=done)
         log_json_stats(
@@ -446,6 +294,36 @@ class Trainer:
         )
 
 
+class AMPTrainer(Trainer):
+    """Mixed precision (TRAIN.MIXED_PRECISION): the forward under autocast, float16 with a
+    gradient scaler on CUDA, bfloat16 without one on the CPU (slowfast.utils.precision);
+    weights, optimizer state and the loss stay float32."""
+
+    def autocast_dtype(self, cfg: CfgNode) -> torch.dtype | None:
+        return precision.train_autocast_dtype(cfg, self.device)
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        with precision.autocast(self.device, self.amp_dtype):
+            return self.model(inputs)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def step_optimizer(self) -> None:
+        # Unscaled first, so that the clipping thresholds apply to the true gradients.
+        self.scaler.unscale_(self.optimizer)
+        clip_gradients(unwrap(self.model), self.cfg)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+
+def build_trainer(cfg: CfgNode, hooks: list[HookBase] | None = None) -> Trainer:
+    """:class:`AMPTrainer` when TRAIN.MIXED_PRECISION applies on this process's device, else
+    :class:`Trainer`."""
+    mixed = precision.train_autocast_dtype(cfg, du.get_device(cfg)) is not None
+    return (AMPTrainer if mixed else Trainer)(cfg, hooks)
+
+
 def _shape_of(inputs: Any) -> str:
     """'BxTxS' of the last pathway (the full-rate one) for logs and TensorBoard."""
     x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
@@ -456,28 +334,3 @@ def _frames_x_crop(inputs: Any) -> str:
     """'TxS' of the full-rate pathway: the per-clip input shape."""
     x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
     return f"{x.shape[2]}x{x.shape[3]}"
-
-
-def _rank_overlap(seen: list[int]) -> dict[str, int]:
-    """How many training samples this epoch were seen by more than one process (0 when the
-    sampler split the data disjointly), logged so multi-process runs can be checked.
-    """
-    per_rank = du.all_gather_objects(seen)
-    distinct = set()
-    for part in per_rank:
-        distinct.update(part)
-    overlap = sum(len(set(part)) for part in per_rank) - len(distinct)
-    logger.info(
-        "data split over %d processes: %s samples; %d distinct; samples seen by 2+ processes: %d",
-        len(per_rank), "+".join(str(len(p)) for p in per_rank), len(distinct), overlap,
-    )
-    return {"rank_samples": len(seen), "distinct_samples": len(distinct), "rank_overlap": overlap}
-
-
-def _gather_skipped(paths: list[str]) -> list[str]:
-    if du.get_world_size() == 1:
-        return paths
-    merged: list[str] = []
-    for part in du.all_gather_objects(paths):
-        merged.extend(part)
-    return merged

@@ -12,21 +12,20 @@ Two ways to start a multi-process job:
 The process group gets a timeout (SLOWFAST_DIST_TIMEOUT_S seconds from the environment, default
 600) so that when a peer dies the others fail within that time instead of waiting forever.
 All helpers work without a process group (a single process is rank 0 of a world of 1).
+Starting the processes of a job (spawning, signal forwarding, leaving the group) is
+:mod:`slowfast.utils.job`; this module also has what a failed job reports (which peer was lost,
+:class:`JobFailedError`, :class:`ChildUserError`).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import time
-import traceback
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
-from torch.multiprocessing.spawn import ProcessException
 
 from slowfast.utils.logging import get_logger
 
@@ -244,7 +243,7 @@ class ChildUserError(RuntimeError):
     process."""
 
 
-def _is_collective_failure(err: BaseException) -> bool:
+def is_collective_failure(err: BaseException) -> bool:
     """Whether ``err`` says a peer process is gone or stuck (a failed or timed-out collective),
     as opposed to an error of this process's own."""
     if isinstance(err, getattr(dist, "DistError", ())):
@@ -274,7 +273,7 @@ def roll_call(rank: int, world: int, timeout_s: float = 10.0) -> list[int] | Non
         return None
 
 
-def _report_lost_peer(err: BaseException, cfg: CfgNode) -> None:
+def report_lost_peer(err: BaseException, cfg: CfgNode) -> None:
     """Log which rank was lost and where the newest checkpoint is, as the survivor's last line."""
     from slowfast.checkpoint.paths import get_last_checkpoint
 
@@ -293,158 +292,3 @@ def _report_lost_peer(err: BaseException, cfg: CfgNode) -> None:
         "(run the same command again to resume from it)",
         rank, who, type(err).__name__, first_line, checkpoint,
     )
-
-
-def shutdown(timeout_s: float = 120.0) -> None:
-    """Leave the process group once every rank has finished: a barrier (bounded by
-    ``timeout_s``) then the group's destruction, so that no rank tears down its connections
-    while a peer still uses them (which can abort the peer at exit)."""
-    if not is_initialized():
-        return
-    try:
-        if get_world_size() > 1:
-            if get_backend() == "gloo":
-                dist.monitored_barrier(timeout=datetime.timedelta(seconds=timeout_s))
-            else:
-                dist.barrier()
-    finally:
-        dist.destroy_process_group()
-
-
-def _worker(
-    local_rank: int,
-    cfg: CfgNode,
-    init_method: str,
-    func: Callable[..., Any],
-    backend: str | None,
-    errors: Any = None,
-    user_errors: tuple[type[BaseException], ...] = (),
-) -> None:
-    from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
-
-    ok = False
-    try:
-        init_distributed(cfg, local_rank, init_method, backend)
-        func(cfg=cfg)
-        ok = True
-    except (Preempted, *user_errors) as err:
-        # Every rank stops together on preemption: leave the group cleanly then too.
-        ok = isinstance(err, Preempted)
-        if errors is None:
-            raise
-        # A spawned child: report the one-line message and exit with the status that a single
-        # process would have (the parent shows the message without a traceback).
-        kind = "preempted" if isinstance(err, Preempted) else "user"
-        errors.put((time.time(), local_rank, kind, str(err)))
-        raise SystemExit(PREEMPTED_EXIT_CODE if kind == "preempted" else 2) from None
-    except BaseException as err:
-        if errors is not None:
-            # Report when it happened: peers of a crashed process fail soon after with their
-            # own (secondary) errors, and the parent should show the first one.
-            errors.put((time.time(), local_rank, "error", traceback.format_exc()[-16000:]))
-        if is_initialized() and get_world_size() > 1 and _is_collective_failure(err):
-            _report_lost_peer(err, cfg)
-        raise
-    finally:
-        if ok:
-            shutdown(dist_timeout().total_seconds())
-        elif is_initialized():
-            dist.destroy_process_group()
-
-
-class _ForwardSignals:
-    """While spawned children run, pass the preemption signals the parent gets on to them (a
-    container runtime signals only the first process)."""
-
-    def __init__(self, processes: list[Any]):
-        self.processes = processes
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _ForwardSignals:
-        import signal
-        import threading
-
-        from slowfast.utils.preemption import PREEMPT_SIGNALS
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in PREEMPT_SIGNALS:
-                self.previous[sig] = signal.signal(sig, self._forward)
-        return self
-
-    def _forward(self, signum: int, frame: Any) -> None:
-        for process in self.processes:
-            if process.is_alive():
-                os.kill(process.pid, signum)
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal
-
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-
-def _spawn(
-    cfg: CfgNode,
-    init_method: str,
-    func: Callable[..., Any],
-    daemon: bool,
-    backend: str | None,
-    user_errors: tuple[type[BaseException], ...],
-) -> None:
-    from slowfast.utils.preemption import Preempted
-
-    errors = mp.get_context("spawn").SimpleQueue()
-    context = mp.start_processes(
-        _worker,
-        nprocs=cfg.NUM_GPUS,
-        args=(cfg, init_method, func, backend, errors, user_errors),
-        join=False,
-        daemon=daemon,
-        start_method="spawn",
-    )
-    try:
-        with _ForwardSignals(context.processes):
-            while not context.join():
-                pass
-    except ProcessException as err:
-        reports = []
-        while not errors.empty():
-            reports.append(errors.get())
-        if not reports:
-            raise
-        when, local_rank, kind, text = min(reports)
-        if kind == "user":
-            raise ChildUserError(f"process with local rank {local_rank}: {text}") from None
-        if kind == "preempted":
-            raise Preempted(text) from None
-        others = sorted({r for _, r, k, _ in reports if r != local_rank and k == "error"})
-        then = f" (then local ranks {others} failed too)" if others else ""
-        raise JobFailedError(
-            f"process with local rank {local_rank} failed first{then}:\n{text}"
-        ) from err
-
-
-def launch_job(
-    cfg: CfgNode,
-    init_method: str,
-    func: Callable[..., Any],
-    daemon: bool = False,
-    backend: str | None = None,
-    user_errors: tuple[type[BaseException], ...] = (),
-) -> None:
-    """Run ``func(cfg=cfg)`` in every process of this machine.
-
-    With NUM_GPUS > 1 and no torchrun, spawns NUM_GPUS processes (PySlowFast's behaviour) and
-    forwards SIGTERM / SIGUSR1 to them. When one of them stops on one of ``user_errors`` this
-    raises :class:`ChildUserError` with its message; on preemption,
-    :class:`~slowfast.utils.preemption.Preempted`; when one raises anything else, the others
-    are terminated and :class:`JobFailedError` holds the traceback of the first that failed.
-    Otherwise ``func`` runs in this process, after joining the process group when the job has
-    several processes (torchrun, or NUM_SHARDS > 1). A finished job leaves the process group
-    only when every rank has finished (:func:`shutdown`).
-    """
-    if cfg.NUM_GPUS > 1 and not is_torchrun():
-        _spawn(cfg, init_method, func, daemon, backend, user_errors)
-        return
-    local_rank = int(os.environ["LOCAL_RANK"]) if is_torchrun() else 0
-    _worker(local_rank, cfg, init_method, func, backend)

@@ -9,6 +9,7 @@ import torch
 
 from slowfast.config.defaults import get_cfg
 from slowfast.utils import distributed as du
+from slowfast.utils.job import launch_job
 
 
 def _collectives(cfg):
@@ -58,7 +59,7 @@ def _cpu_processes(monkeypatch):
 
 def test_two_process_collectives(tmp_path):
     cfg = _two_proc_cfg(tmp_path)
-    du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _collectives, backend="gloo")
+    launch_job(cfg, f"file://{tmp_path}/rendezvous", _collectives, backend="gloo")
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     for r, res in enumerate(results):
         assert (res["rank"], res["world"], res["local_rank"]) == (r, 2, r)
@@ -73,7 +74,7 @@ def test_two_process_collectives(tmp_path):
 def test_child_error_reaches_parent(tmp_path):
     cfg = _two_proc_cfg(tmp_path)
     with pytest.raises(du.JobFailedError) as err:
-        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _fails_on_rank1, backend="gloo")
+        launch_job(cfg, f"file://{tmp_path}/rendezvous", _fails_on_rank1, backend="gloo")
     assert "local rank 1 failed first" in str(err.value)
     assert "ValueError: boom from rank 1" in str(err.value)
 
@@ -82,7 +83,7 @@ def test_single_process_runs_in_place(tmp_path):
     cfg = get_cfg()
     cfg.NUM_GPUS = 0
     seen = []
-    du.launch_job(cfg, "tcp://localhost:1", lambda cfg: seen.append(du.get_world_size()))
+    launch_job(cfg, "tcp://localhost:1", lambda cfg: seen.append(du.get_world_size()))
     assert seen == [1] and not du.is_initialized()
     tensors = [torch.tensor([2.0])]
     assert du.all_reduce_mean(tensors)[0].item() == 2.0
@@ -116,7 +117,7 @@ def test_user_error_in_a_child_stays_a_user_error(tmp_path):
 
     cfg = _two_proc_cfg(tmp_path)
     with pytest.raises(du.ChildUserError) as err:
-        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _config_error_on_rank1,
+        launch_job(cfg, f"file://{tmp_path}/rendezvous", _config_error_on_rank1,
                       backend="gloo", user_errors=(ConfigError,))
     assert str(err.value) == (
         "process with local rank 1: DATA.PATH_TO_DATA_DIR: no such directory: /nowhere"
@@ -152,6 +153,6 @@ def test_parent_forwards_sigterm_to_spawned_children(tmp_path):
 
     threading.Thread(target=signal_when_ready, daemon=True).start()
     with pytest.raises(Preempted) as err:
-        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", _waits_for_preemption, backend="gloo")
+        launch_job(cfg, f"file://{tmp_path}/rendezvous", _waits_for_preemption, backend="gloo")
     assert "stopped by SIGTERM" in str(err.value)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
