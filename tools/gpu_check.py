@@ -42,10 +42,11 @@ def _variant_step(cfg, shape, batch: int, variant: str, device):
     """(step closure, model) for one shape and variant."""
     import torch
 
-    from slowfast.models.benchmark import make_step
     from slowfast.models.build import build_model
     from slowfast.models.stats import dummy_inputs
     from slowfast.utils import precision
+
+    from sftools.model_benchmark import make_step
 
     probe = cfg.clone()
     probe.defrost()
@@ -74,7 +75,7 @@ def measure_model(cfg, shapes: dict, variants, device, steps: int, warmup: int, 
     """{(shape, variant): (clips/s, peak MB, compile s) or None when skipped}."""
     import torch
 
-    from slowfast.models.benchmark import time_steps
+    from sftools.model_benchmark import time_steps
 
     cuda = device.type == "cuda"
     out = {}

@@ -10,8 +10,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def parse_size(text: str) -> tuple[int, int]:
     try:

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from slowfast.datasets.synthetic import make_dataset
-from slowfast.engine.demo import SIZES
+from sftools.demo import SIZES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(ROOT, "tools")

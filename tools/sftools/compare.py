@@ -9,7 +9,7 @@ PySlowFast is a checkout of facebookresearch/SlowFast (its Python sources; nothi
 installed). Its optional dependencies that its video models never use (pytorchvideo, detectron2,
 ...) are replaced by empty stand-ins when they are not installed.
 
-Each variant runs in a fresh process (:mod:`slowfast.models.bench_worker`), and the variants take
+Each variant runs in a fresh process (:mod:`sftools.bench_worker`), and the variants take
 turns within every round in a rotating order, so drifting load on a shared machine falls on all
 of them alike. Variants: ``pyslowfast`` (its model builder; float32 and NCTHW, what its trainer
 runs on a CPU), ``ours`` (the same config), ``ours, channels-last`` (``MODEL.CHANNELS_LAST True``),
@@ -30,10 +30,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import slowfast
 from slowfast.config.errors import ConfigError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKER = os.path.join(ROOT, "slowfast", "models", "bench_worker.py")
+# The folder holding the ``slowfast`` package this process imports: our variants' workers import
+# the same one.
+OURS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_worker.py")
 
 CHANNELS_LAST = ("MODEL.CHANNELS_LAST", "True")
 MIXED = ("TRAIN.MIXED_PRECISION", "True")
@@ -102,8 +105,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_worker(spec: dict) -> dict:
+    # ``root`` goes first on the worker's PYTHONPATH: its ``slowfast`` package is the one timed.
+    path = os.pathsep.join(p for p in (spec["root"], os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(
-        [sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, check=False
+        [sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, check=False,
+        env=dict(os.environ, PYTHONPATH=path),
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -139,7 +145,7 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
             for v in turn:
                 spec = dict(base, impl=v.impl, opts=[*base["opts"], *v.opts])
                 if v.impl == "ours":
-                    spec.update(root=ROOT, state_out=None if os.path.exists(state) else state)
+                    spec.update(root=OURS_ROOT, state_out=None if os.path.exists(state) else state)
                 else:
                     spec.update(root=pysf, state_in=state)
                 out = _run_worker(spec)

@@ -9,6 +9,7 @@ machine they were measured on.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -18,7 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
-from slowfast.engine.demo import (
+from slowfast.engine.tester import test
+from slowfast.multigrid import build_schedule, init_cfg
+from slowfast.utils.logging import setup_logging
+
+from sftools.demo import (
     R18_LAYOUT,
     RUNS,
     SIZES,
@@ -137,10 +142,6 @@ def kept_scale_study(path: str) -> str:
 
 def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
     """Test an already trained run's checkpoint with other testing options."""
-    from slowfast.engine.tester import test
-
-    from slowfast.utils.logging import setup_logging
-
     cfg = cfg.clone()
     cfg.merge_from_list(["TRAIN.ENABLE", "False", *extra])
     setup_logging(os.path.join(cfg.OUTPUT_DIR, "test_views"))  # not into a training run's log
@@ -218,8 +219,6 @@ SCALE_RUNS = (
 
 
 def _empty_phases(cfg) -> int:
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
-
     schedule = build_schedule(init_cfg(cfg))
     return len(schedule.entries) - len(schedule.phases) if schedule.entries else 0
 
@@ -287,8 +286,6 @@ def run_scale_study(out_md: str, out_dir: str, data_root: str,
                     reuse: bool = False) -> str:
     """Train the baseline and both multigrid variants at every training-set size, then write
     the scale-study section (and its figure beside ``out_md``) into ``out_md``."""
-    import dataclasses
-
     out_dir, data_root = os.path.abspath(out_dir), os.path.abspath(data_root)
     rows: dict[int, dict[str, RunResult]] = {}
     empty: dict[int, int] = {}
