@@ -14,7 +14,7 @@ import yaml
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.models import build_model
-from slowfast.multigrid.schedule import build_schedule
+from slowfast.multigrid import build_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
     from slowfast.utils.parser import load_config, parse_args
 
     argv = [a for a in argv if a != "data"]

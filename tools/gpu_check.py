@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
     from slowfast.config import build_cfg
     from slowfast.config.defaults import assert_and_infer_cfg
     from slowfast.datasets.build import build_dataset
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cfg", default=DEFAULT_CFG)

@@ -18,10 +18,10 @@ from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.engine.evaluator import ClipEvaluator, run_evaluation
 from slowfast.engine.trainer import HookBase, Trainer
 from slowfast.models.norm import aggregate_sub_bn_stats, convert_norm
-from slowfast.multigrid.phase import Schedule
+from slowfast.multigrid.schedule import Schedule
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan
 from slowfast.multigrid.sampler import epoch_loader, precise_bn_loader
-from slowfast.multigrid.schedule import apply_phase
+from slowfast.multigrid.cfg_rewrite import apply_phase
 from slowfast.utils import distributed as du
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.checkpoint import is_checkpoint_epoch, is_eval_epoch, save_checkpoint

@@ -1,4 +1,4 @@
-"""PySlowFast's MultigridSchedule interface (slowfast/utils/multigrid.py) over our schedule."""
+"""PySlowFast's MultigridSchedule interface (slowfast/multigrid/compat.py) over our schedule."""
 
 import logging
 import os
@@ -6,9 +6,9 @@ import os
 import pytest
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.builder import pyslowfast_rules
-from slowfast.multigrid.schedule import build_schedule
-from slowfast.utils.multigrid import (
+from slowfast.multigrid.cfg_input import pyslowfast_rules
+from slowfast.multigrid import build_schedule
+from slowfast.multigrid.compat import (
     MultigridSchedule,
     get_current_long_cycle_shape,
     print_schedule,
@@ -86,7 +86,7 @@ def test_print_schedule_logs_every_entry(caplog):
     logger = logging.getLogger("slowfast")
     logger.propagate, old = True, logger.propagate
     try:
-        with caplog.at_level(logging.INFO, logger="slowfast.utils.multigrid"):
+        with caplog.at_level(logging.INFO, logger="slowfast.multigrid.compat"):
             print_schedule(schedule)
     finally:
         logger.propagate = old

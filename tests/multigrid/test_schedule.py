@@ -8,8 +8,8 @@ import re
 import pytest
 
 from slowfast.config import ConfigError, assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.builder import pyslowfast_rules
-from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
+from slowfast.multigrid.cfg_input import pyslowfast_rules
+from slowfast.multigrid import apply_phase, build_schedule, init_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KINETICS = "configs/Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid.yaml"
@@ -285,7 +285,7 @@ def test_baseline_lrs_unlike_gamma_are_reported(caplog):
     logger = logging.getLogger("slowfast")
     logger.propagate, old = True, logger.propagate
     try:
-        with caplog.at_level(logging.WARNING, logger="slowfast.multigrid.builder"):
+        with caplog.at_level(logging.WARNING, logger="slowfast.multigrid.cfg_input"):
             build_schedule(cfg)
             build_schedule(initialised)
     finally:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.schedule import build_schedule
+from slowfast.multigrid import build_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, "tools", "multigrid_schedule.py")

@@ -36,7 +36,7 @@ def run_tool(args: list[str]) -> subprocess.CompletedProcess:
 
 def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
     from slowfast.config import build_cfg
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
 
     opts = [*TINY, "DATA.PATH_TO_DATA_DIR", data, "DATA.PATH_PREFIX", data,
             "DATA.DECODED_CACHE_MB", "0"]
