@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import slowfast
 from slowfast.config.errors import ConfigError
 
+from sftools.variants import Variant
+
 # The folder holding the ``slowfast`` package this process imports: our variants' workers import
 # the same one.
 OURS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
@@ -42,22 +44,14 @@ CHANNELS_LAST = ("MODEL.CHANNELS_LAST", "True")
 MIXED = ("TRAIN.MIXED_PRECISION", "True")
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One implementation + options to time; ``key`` names it on the command line."""
-
-    key: str
-    name: str
-    impl: str
-    opts: tuple[str, ...] = ()
-
-
+# Each variant's ``base`` is the implementation it times; all are measured against PySlowFast.
 VARIANTS = (
     Variant("pyslowfast", "pyslowfast", "pyslowfast"),
-    Variant("ours", "ours", "ours"),
-    Variant("ours-cl", "ours, channels-last", "ours", CHANNELS_LAST),
-    Variant("ours-amp", "ours, mixed precision", "ours", MIXED),
-    Variant("ours-amp-cl", "ours, mixed precision + channels-last", "ours", MIXED + CHANNELS_LAST),
+    Variant("ours", "ours", "ours", ref="pyslowfast"),
+    Variant("ours-cl", "ours, channels-last", "ours", CHANNELS_LAST, "pyslowfast"),
+    Variant("ours-amp", "ours, mixed precision", "ours", MIXED, "pyslowfast"),
+    Variant("ours-amp-cl", "ours, mixed precision + channels-last", "ours", MIXED + CHANNELS_LAST,
+            "pyslowfast"),
 )
 VARIANT_KEYS = {v.key: v for v in VARIANTS}
 
@@ -98,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--variants", type=_variant_keys, metavar="KEY[,KEY...]",
         help="comma-separated subset of: "
-        + "; ".join(f"{v.key} ({v.name})" for v in VARIANTS) + " (default: all)",
+        + "; ".join(f"{v.key} ({v.label})" for v in VARIANTS) + " (default: all)",
     )
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both: KEY VALUE ...")
     return p
@@ -127,9 +121,9 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
             "pass a checkout of facebookresearch/SlowFast"
         )
     variants = [v for v in VARIANTS if not args.variants or v.key in args.variants]
-    if not any(v.impl == "pyslowfast" for v in variants):
+    if not any(v.base == "pyslowfast" for v in variants):
         variants.insert(0, VARIANTS[0])
-    timings = {v.name: Timings() for v in variants}
+    timings = {v.label: Timings() for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         state = os.path.join(tmp, "ours_state.pt")
         base = {
@@ -138,22 +132,22 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
             "warmup": args.warmup, "threads": args.threads, "seed": 0,
         }
         # Our first run comes first so its weights exist before PySlowFast's runs load them.
-        order = sorted(variants, key=lambda v: v.impl != "ours")
+        order = sorted(variants, key=lambda v: v.base != "ours")
         for r in range(args.rounds):
             shift = r % len(order)
             turn = order if r == 0 else order[shift:] + order[:shift]
             for v in turn:
-                spec = dict(base, impl=v.impl, opts=[*base["opts"], *v.opts])
-                if v.impl == "ours":
+                spec = dict(base, impl=v.base, opts=[*base["opts"], *v.opts])
+                if v.base == "ours":
                     spec.update(root=OURS_ROOT, state_out=None if os.path.exists(state) else state)
                 else:
                     spec.update(root=pysf, state_in=state)
                 out = _run_worker(spec)
-                t = timings[v.name]
+                t = timings[v.label]
                 t.wall += out["wall"]
                 t.cpu += out["cpu"]
                 t.info = out
-                log(f"round {r + 1}/{args.rounds}  {v.name:<40} median step "
+                log(f"round {r + 1}/{args.rounds}  {v.label:<40} median step "
                     f"{out['median_wall']:.3f} s (cpu {out['median_cpu']:.3f} s)")
     return timings
 
