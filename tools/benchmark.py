@@ -2,7 +2,7 @@
 """Benchmarks: ``tools/benchmark.py model --cfg FILE ...``, ``tools/benchmark.py data --cfg FILE ...``
 or ``tools/benchmark.py compare --cfg FILE --pyslowfast DIR ...`` (our training step vs PySlowFast's);
 ``tools/benchmark.py data --multigrid --cfg FILE ...``: the loader's cost at every shape of a
-multigrid schedule and the loader-bound speed-up (``tools/data_phase_benchmark.py``).
+multigrid schedule and the loader-bound speed-up (``tools/sftools/phase_benchmark.py``).
 
 Each prints throughput measured in this process; compare runs side by side, not across days.
 """
@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     elif argv[0] == "compare":
         from sftools.compare import main as run
     elif "--multigrid" in argv:
-        from data_phase_benchmark import main as run  # tools/, beside this script
+        from sftools.phase_benchmark import main as run
     else:
         from sftools.data_benchmark import main as run
     from slowfast.engine.cli import user_error_types

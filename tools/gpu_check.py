@@ -111,12 +111,13 @@ def synthetic_data(folder: str) -> str:
 
 def main(argv: list[str]) -> int:
     import torch
-    from data_phase_benchmark import loader_clips_per_s, shape_label
 
     from slowfast.config import build_cfg
     from slowfast.config.defaults import assert_and_infer_cfg
     from slowfast.datasets.build import build_dataset
     from slowfast.multigrid import build_schedule, init_cfg
+
+    from sftools.phase_benchmark import loader_clips_per_s, shape_label
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cfg", default=DEFAULT_CFG)

@@ -183,6 +183,7 @@ def _baseline_loader(emulation: PySlowFastEmulation, batch_size: int, workers: i
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The run_net-style parser (--cfg, KEY VALUE overrides) plus this benchmark's options."""
     parser = base_parser("Data-pipeline throughput (clips/s) and per-clip stage times.")
     parser.add_argument("--split", default="train", choices=("train", "val"))
     parser.add_argument("--iters", type=int, default=20, help="timed batches (after 1 warm-up)")
