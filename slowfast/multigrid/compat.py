@@ -5,8 +5,8 @@
 and :mod:`slowfast.multigrid.cfg_rewrite`, which new code should use directly. It always builds
 PySlowFast's schedule (whole-epoch phases, the short cycle in fine-tuning, PySlowFast's
 short-cycle rule), whatever MULTIGRID.PHASE_UNIT / FINE_TUNE_SHORT_CYCLE / SHORT_CYCLE_RULE say.
-Differences from PySlowFast: ``init_multigrid`` is idempotent, a long cycle without a short cycle works, empty
-phases are dropped from SOLVER.STEPS, and the BN setting counts every process
+Differences from PySlowFast: ``init_multigrid`` is idempotent, a long cycle without a short cycle
+works, empty phases are dropped from SOLVER.STEPS, and the BN setting counts every process
 (TRAIN.BATCH_SIZE is global here). See docs/MULTIGRID.md.
 """
 

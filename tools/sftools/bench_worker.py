@@ -7,9 +7,9 @@ Both variants go through the same step and timing code below, so only the models
 precision / layout options differ. Prints one line ``RESULT {json}``.
 
 Spec keys: ``impl`` ("ours" or "pyslowfast"), ``root`` (the folder whose ``slowfast`` package
-is imported: the caller puts it first on this process's PYTHONPATH), ``cfg`` (YAML file), ``opts`` (KEY VALUE list), ``batch``, ``frames``, ``crop``,
-``steps``, ``warmup``, ``threads``, ``state_in`` / ``state_out`` (a state-dict file to load
-strictly / to save), ``seed``.
+is imported: the caller puts it first on this process's PYTHONPATH), ``cfg`` (YAML file),
+``opts`` (KEY VALUE list), ``batch``, ``frames``, ``crop``, ``steps``, ``warmup``, ``threads``,
+``state_in`` / ``state_out`` (a state-dict file to load strictly / to save), ``seed``.
 
 Precision and layout follow the config as each trainer would: ours through
 :mod:`slowfast.utils.precision` (``TRAIN.MIXED_PRECISION``: bfloat16 autocast on the CPU;
