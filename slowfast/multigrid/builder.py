@@ -93,7 +93,6 @@ def _constant_schedule(cfg: CfgNode, base: Baseline, mode: str, whole: bool) -> 
     )
 
 
-
 def build_schedule(cfg: CfgNode, unit: str | None = None) -> Schedule:
     """The multigrid schedule of ``cfg``.
 

@@ -42,7 +42,6 @@ class Baseline:
     warmup_start_lr: float
 
 
-
 def pyslowfast_rules(cfg: CfgNode) -> CfgNode:
     """A copy of ``cfg`` whose schedule follows PySlowFast to the letter: whole-epoch phases,
     warm-up in epochs, the short cycle kept in fine-tuning, short-cycle crops relative to the
@@ -57,7 +56,6 @@ def pyslowfast_rules(cfg: CfgNode) -> CfgNode:
     if was_frozen:
         cfg.freeze()
     return cfg
-
 
 
 def need(cond: bool, key: str, msg: str) -> None:
@@ -201,4 +199,3 @@ def check_cfg(cfg: CfgNode, base: Baseline) -> None:
                 gamma,
                 lrs,
             )
-

@@ -22,6 +22,7 @@ from slowfast.multigrid.schedule import Schedule, describe
 # Training videos of Kinetics-400, the default for iterations per epoch.
 KINETICS400_TRAIN_VIDEOS = 240436
 
+
 def format_report(schedule: Schedule, num_videos: int | None = None) -> str:
     """The summary, then the table; with ``num_videos``, iteration counts and each phase's
     global iteration range for that many training videos."""

@@ -222,7 +222,6 @@ def format_table(
     return "\n".join(rows)
 
 
-
 def format_summary(
     schedule: Schedule, num_videos: int | None = None, num_iters: int | None = None
 ) -> str:

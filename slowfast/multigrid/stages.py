@@ -11,6 +11,7 @@ from fvcore.common.config import CfgNode
 from slowfast.multigrid.cfg_input import Baseline, need
 from slowfast.multigrid.phase import BNSetting
 
+
 @dataclass(frozen=True)
 class Stage:
     """One long-cycle shape: frames, crop, its batch multiplier and short-cycle average."""
@@ -20,8 +21,6 @@ class Stage:
     crop_size: int
     multiplier: int
     avg_multiplier: float
-
-
 
 
 def short_cycle_crops(cfg: CfgNode, base: Baseline, crop: int) -> list[float]:
@@ -53,7 +52,6 @@ def long_cycle_stages(cfg: CfgNode, base: Baseline) -> list[Stage]:
         )
         stages.append(Stage(k, frames, crop, mults[-1], sum(mults) / len(mults)))
     return stages
-
 
 
 def bn_setting(cfg: CfgNode, batch_size: int) -> BNSetting:
@@ -97,4 +95,3 @@ def jitter_scales(
     (a smaller crop covers the same part of the frame on a coarser grid, or zooms in)."""
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
     return tuple((int(round(low * crop / base.crop_size)), int(high)) for _, crop in short_cycle)
-

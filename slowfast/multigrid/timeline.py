@@ -66,7 +66,6 @@ def drop_empty_steps(
     return tuple(steps[i] for i in keep), tuple(lrs[i] for i in keep) + tail
 
 
-
 def eval_epochs_whole(phases: Sequence[Phase], eval_freq: int) -> tuple[int, ...]:
     """EVAL_FREQ evenly spaced epochs per phase counted back from its last one."""
     epochs = set()
@@ -111,7 +110,6 @@ def solver_setting(
     )
 
 
-
 def warmup_share(cfg: CfgNode, base: Baseline, whole: bool) -> float | None:
     """With iteration phases and MULTIGRID.WARMUP_UNIT "iterations", the warm-up covers the
     share of training iterations that SOLVER.WARMUP_EPOCHS is of the baseline's epochs; else
@@ -149,4 +147,3 @@ def single_cycle_solver(
 def index_at(bounds: Sequence[float], epoch: float) -> int:
     """Index of the last of the increasing ``bounds`` at or before ``epoch`` (0 if none)."""
     return max([i for i, b in enumerate(bounds) if b <= epoch], default=0)
-
