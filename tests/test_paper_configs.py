@@ -14,7 +14,8 @@ import yaml
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.models import build_model
-from slowfast.multigrid.schedule import build_schedule
+from slowfast.multigrid import build_schedule
+from tests.config_keys import flatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
@@ -28,16 +29,6 @@ README = os.path.join(ROOT, "projects", "multigrid", "README.md")
 
 def rel(path: str) -> str:
     return os.path.relpath(path, ROOT)
-
-
-def flatten(node, prefix: str = "") -> dict:
-    out = {}
-    for key, value in node.items():
-        if hasattr(value, "items"):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def base_of(path: str) -> str:

@@ -2,15 +2,12 @@
 """Benchmarks: ``tools/benchmark.py model --cfg FILE ...``, ``tools/benchmark.py data --cfg FILE ...``
 or ``tools/benchmark.py compare --cfg FILE --pyslowfast DIR ...`` (our training step vs PySlowFast's);
 ``tools/benchmark.py data --multigrid --cfg FILE ...``: the loader's cost at every shape of a
-multigrid schedule and the loader-bound speed-up (``tools/data_phase_benchmark.py``).
+multigrid schedule and the loader-bound speed-up (``tools/sftools/phase_benchmark.py``).
 
 Each prints throughput measured in this process; compare runs side by side, not across days.
 """
 
-import os
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _USAGE = "usage: tools/benchmark.py {model,data,compare} --cfg FILE [options] [KEY VALUE ...]"
 
@@ -21,13 +18,13 @@ def main(argv: list[str]) -> int:
         print(_USAGE, file=sys.stderr)
         return 2
     if argv[0] == "model":
-        from slowfast.models.benchmark import main as run
+        from sftools.model_benchmark import main as run
     elif argv[0] == "compare":
-        from slowfast.models.compare import main as run
+        from sftools.compare import main as run
     elif "--multigrid" in argv:
-        from data_phase_benchmark import main as run  # tools/, beside this script
+        from sftools.phase_benchmark import main as run
     else:
-        from slowfast.datasets.benchmark import main as run
+        from sftools.data_benchmark import main as run
     from slowfast.engine.cli import user_error_types
     from slowfast.utils.parser import user_error
 

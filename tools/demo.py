@@ -7,14 +7,11 @@ then KEY VALUE config overrides applied to both runs.
 """
 
 import argparse
-import os
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(argv: list[str]) -> int:
-    from slowfast.engine.demo import SIZES, run_demo
+    from sftools.demo import SIZES, run_demo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="output/demo", help="where runs, summary and figures go")

@@ -42,10 +42,11 @@ def _variant_step(cfg, shape, batch: int, variant: str, device):
     """(step closure, model) for one shape and variant."""
     import torch
 
-    from slowfast.models.benchmark import make_step
     from slowfast.models.build import build_model, place_model
     from slowfast.models.stats import dummy_inputs
     from slowfast.utils import precision
+
+    from sftools.model_benchmark import make_step
 
     probe = cfg.clone()
     probe.defrost()
@@ -73,7 +74,7 @@ def measure_model(cfg, shapes: dict, variants, device, steps: int, warmup: int, 
     """{(shape, variant): (clips/s, peak MB, compile s) or None when skipped}."""
     import torch
 
-    from slowfast.models.benchmark import time_steps
+    from sftools.model_benchmark import time_steps
 
     cuda = device.type == "cuda"
     out = {}
@@ -109,12 +110,13 @@ def synthetic_data(folder: str) -> str:
 
 def main(argv: list[str]) -> int:
     import torch
-    from data_phase_benchmark import loader_clips_per_s, shape_label
 
     from slowfast.config import build_cfg
     from slowfast.config.defaults import assert_and_infer_cfg
     from slowfast.datasets.build import build_dataset
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
+
+    from sftools.phase_benchmark import loader_clips_per_s, shape_label
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cfg", default=DEFAULT_CFG)

@@ -10,8 +10,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def parse_size(text: str) -> tuple[int, int]:
     try:
@@ -43,17 +41,9 @@ def main(argv: list[str]) -> int:
         splits["test"] = args.test
     start = time.time()
     try:
-        info = make_dataset(
-            args.format,
-            os.path.abspath(args.out),
-            args.num_classes,
-            splits,
-            seed=args.seed,
-            size=args.size,
-            fps=args.fps,
-            seconds=args.seconds,
-            workers=args.workers,
-        )
+        options = {k: getattr(args, k) for k in ("seed", "size", "fps", "seconds", "workers")}
+        info = make_dataset(args.format, os.path.abspath(args.out), args.num_classes, splits,
+                            **options)
     except ValueError as e:
         parser.error(str(e))
     total = sum(splits.values())

@@ -8,13 +8,10 @@ Config mistakes are reported on stderr with exit status 2.
 """
 
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from slowfast.config.errors import ConfigError  # noqa: E402
-from slowfast.multigrid.report import KINETICS400_TRAIN_VIDEOS, run_report  # noqa: E402
+from slowfast.config.errors import ConfigError
+from slowfast.multigrid.report import KINETICS400_TRAIN_VIDEOS, run_report
 
 
 def main(argv=None) -> int:

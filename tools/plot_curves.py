@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from slowfast.utils.plotting import plot_runs
+from sftools.curves import plot_runs
 
 
 def main(argv: list[str] | None = None) -> int:

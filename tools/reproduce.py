@@ -13,12 +13,10 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def main(argv: list[str]) -> int:
-    from slowfast.engine.demo import SIZES
-    from slowfast.engine.reproduce import RUN_LIST, SCALE_SIZES, run_reproduction, run_scale_study
+    from sftools.demo import SIZES
+    from sftools.reproduce import RUN_LIST, SCALE_SIZES, run_reproduction, run_scale_study
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="projects/multigrid/RESULTS.md")

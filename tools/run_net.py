@@ -5,12 +5,9 @@ Same flags as PySlowFast (--cfg, --opts, --init_method, --num_shards, --shard_id
 under torchrun. ``--dry-run`` validates the config and prints the model's size.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from slowfast.engine.cli import main  # noqa: E402
+from slowfast.engine.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

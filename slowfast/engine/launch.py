@@ -31,7 +31,7 @@ def build_multigrid_schedule(cfg: CfgNode):
     """(cfg with the solver rewritten, schedule) when multigrid is on, else (cfg, None)."""
     if not (cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE):
         return cfg, None
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
 
     cfg = init_cfg(cfg)
     schedule = build_schedule(cfg)

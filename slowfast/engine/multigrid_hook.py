@@ -9,10 +9,10 @@ from slowfast.datasets.build import build_dataset
 from slowfast.engine.train_loop import HookBase
 from slowfast.engine.trainer import Trainer
 from slowfast.models.norm import convert_norm
-from slowfast.multigrid.phase import Schedule
+from slowfast.multigrid.schedule import Schedule
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan
 from slowfast.multigrid.sampler import epoch_loader, precise_bn_loader
-from slowfast.multigrid.schedule import apply_phase
+from slowfast.multigrid.cfg_rewrite import apply_phase
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger, log_json_stats
 

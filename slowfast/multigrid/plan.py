@@ -1,6 +1,6 @@
 """The schedule placed at iterations for one dataset size: what the training loop consumes.
 
-A :class:`~slowfast.multigrid.phase.Schedule` says how many (possibly fractional) epochs each
+A :class:`~slowfast.multigrid.schedule.Schedule` says how many (possibly fractional) epochs each
 phase lasts. An :class:`IterationPlan` turns that into global iteration ranges for a training set
 of ``num_videos`` clips, and answers, for any global iteration, the phase, the global batch size
 and :class:`~slowfast.datasets.shape.ClipShape` of that iteration's batch (the short-cycle
@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass
 
 from slowfast.datasets.shape import ClipShape
-from slowfast.multigrid.phase import Phase, Schedule
+from slowfast.multigrid.phase import Phase
+from slowfast.multigrid.schedule import Schedule
 
 _EPS = 1e-9
 

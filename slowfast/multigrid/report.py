@@ -1,8 +1,9 @@
-"""Human-readable views of a multigrid schedule: a table, a summary, JSON and a figure.
+"""Views of a multigrid schedule for a dataset size and as files: the report with iteration
+counts, the whole-epoch vs iteration-phase comparison, JSON and a figure.
 
-Used by ``Schedule.__str__`` and by ``tools/multigrid_schedule.py``. The figure follows the
-paper's picture of the grid schedule: the long cycle as a staircase of clip-size boxes with the
-short-cycle sub-shapes inside, with the batch size, learning rate and cumulative compute below.
+Used by ``tools/multigrid_schedule.py`` and the demo. The figure follows the paper's picture of
+the grid schedule: the long cycle as a staircase of clip-size boxes with the short-cycle
+sub-shapes inside, with the batch size, learning rate and cumulative compute below.
 """
 
 from __future__ import annotations
@@ -15,66 +16,21 @@ from fvcore.common.config import CfgNode
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.multigrid.builder import build_schedule
-from slowfast.multigrid.phase import Phase, Schedule
 from slowfast.multigrid.plan import IterationPlan
+from slowfast.multigrid.schedule import Schedule, describe
 
 # Training videos of Kinetics-400, the default for iterations per epoch.
 KINETICS400_TRAIN_VIDEOS = 240436
 
-_KIND = {"long_cycle": "long cycle", "fine_tune": "fine-tune", "constant": "full shape"}
 
-
-def _bn(phase: Phase) -> str:
-    bn = phase.bn
-    if bn.norm_type == "sub_batchnorm":
-        return f"sub-BN /{bn.num_splits}"
-    if bn.norm_type == "sync_batchnorm":
-        return f"sync-BN x{bn.num_sync_devices}"
-    return "BN"
-
-
-def _lr(schedule: Schedule, phase: Phase) -> str:
-    first, last = schedule.lr_at(phase.start), schedule.lr_at(phase.end - 1)
-    return f"{first:.3g}" if first == last else f"{first:.3g} -> {last:.3g}"
-
-
-def _epochs(value: float) -> str:
-    """Whole epochs as integers, fractional ones with two decimals."""
-    return f"{round(value)}" if abs(value - round(value)) < 1e-6 else f"{value:.2f}"
-
-
-def format_table(schedule: Schedule, num_videos: int | None = None) -> str:
-    """One row per phase. Iterations per epoch are absolute for ``num_videos`` training videos,
-    else relative to the baseline's; "iters" and "compute" are shares of the baseline run's;
-    with ``num_videos``, "at iters" is the phase's global iteration range."""
-    plan = IterationPlan(schedule, num_videos) if num_videos else None
-    width = 13 if schedule.unit == "iterations" else 9
-    header = (
-        f"{'#':>2}  {'epochs':>{width}}  {'kind':<10}  {'LR st':>5}  {'B x T x S':>15}  "
-        f"{'LR':<19}  {'BN':<11}  {'short cycle B@S':<27}  {'it/epoch':>8}  "
-        f"{'iters':>6}  {'compute':>7}"
-    )
-    if plan is not None:
-        header += f"  {'at iters':>17}"
-    rows = [header, "-" * len(header)]
-    for k, p in enumerate(schedule.phases):
-        shape = f"{p.batch_size} x {p.num_frames} x {p.crop_size}"
-        short = " ".join(f"{b}@{s}" for b, s in p.short_cycle) if len(p.short_cycle) > 1 else "-"
-        if num_videos:
-            per_epoch = f"{num_videos / p.mean_batch_size:.0f}"
-        else:
-            per_epoch = f"{schedule.default_batch_size / p.mean_batch_size:.3f}x"
-        span = f"{_epochs(p.start)}-{_epochs(p.end)}"
-        row = (
-            f"{p.index:>2}  {span:>{width}}  {_KIND[p.kind]:<10}  {p.lr_stage:>5}  "
-            f"{shape:>15}  {_lr(schedule, p):<19}  {_bn(p):<11}  {short:<27}  {per_epoch:>8}  "
-            f"{schedule.relative_iterations(p):>6.1%}  {schedule.relative_compute(p):>7.1%}"
-        )
-        if plan is not None:
-            sp = plan.spans[k]
-            row += f"  {f'{sp.start_iter:,}-{sp.end_iter:,}':>17}"
-        rows.append(row)
-    return "\n".join(rows)
+def format_report(schedule: Schedule, num_videos: int | None = None) -> str:
+    """The summary, then the table; with ``num_videos``, iteration counts and each phase's
+    global iteration range for that many training videos."""
+    if not num_videos:
+        return describe(schedule)
+    plan = IterationPlan(schedule, num_videos)
+    ranges = [(span.start_iter, span.end_iter) for span in plan.spans]
+    return describe(schedule, num_videos, plan.num_iters, ranges)
 
 
 def format_unit_comparison(cfg: CfgNode, num_videos: int) -> str:
@@ -102,48 +58,6 @@ def format_unit_comparison(cfg: CfgNode, num_videos: int) -> str:
         f"{max(len(whole.entries), 1)} phases empty, iteration phases none"
     )
     return "\n".join(rows)
-
-
-def format_summary(schedule: Schedule, num_videos: int | None = None) -> str:
-    """The totals against the baseline, the rewritten solver and the evaluation epochs."""
-    s = schedule
-    cycles = {"long+short": "long + short cycles", "long": "long cycle only"}
-    cycles.update({"short": "short cycle only", "off": "no multigrid (baseline)"})
-    variant = " (single long cycle)" if s.single_long_cycle else ""
-    unit = "iteration phases" if s.unit == "iterations" else "whole-epoch phases"
-    lines = [
-        f"Multigrid schedule: {cycles[s.mode]}{variant}, {unit}, LR policy {s.lr_policy}, "
-        f"EPOCH_FACTOR {s.epoch_factor:g}; default shape {s.default_batch_size} x "
-        f"{s.default_num_frames} x {s.default_crop_size} (global batch x frames x crop)",
-        f"{_epochs(s.max_epoch)} epochs in {len(s.phases)} phase"
-        f"{'s' if len(s.phases) != 1 else ''} "
-        f"(baseline: {s.baseline_max_epoch} epochs, SOLVER.STEPS {list(s.baseline_steps)})",
-    ]
-    iters = f"{s.iteration_ratio:.3f}x the baseline's"
-    if num_videos:
-        ours = IterationPlan(s, num_videos).num_iters
-        theirs = s.baseline_max_epoch * num_videos // s.default_batch_size
-        iters += f" ({ours:,} vs {theirs:,} for {num_videos:,} videos)"
-    lines += [
-        f"iterations: {iters}",
-        f"compute: {s.compute_ratio:.3f}x the baseline's",
-        f"theoretical saving: {s.compute_saving:.2f}x in compute, "
-        f"{s.iteration_saving:.2f}x in iterations",
-        f"SOLVER.STEPS {s.steps}",
-        f"SOLVER.LRS {[float(f'{lr:.6g}') for lr in s.lrs]}",
-        f"SOLVER.MAX_EPOCH {s.num_epochs}",
-    ]
-    if s.warmup_share is not None:
-        lines.append(f"warm-up: the first {s.warmup_share:.1%} of the iterations")
-    if s.eval_epochs is not None:
-        epochs = [e + 1 for e in s.eval_epochs]
-        lines.append(f"evaluate + checkpoint after epochs (1-based) {epochs}")
-    return "\n".join(lines)
-
-
-def format_report(schedule: Schedule, num_videos: int | None = None) -> str:
-    """The summary, then the table."""
-    return format_summary(schedule, num_videos) + "\n\n" + format_table(schedule, num_videos)
 
 
 def write_json(schedule: Schedule, path: str, num_videos: int | None = None) -> None:

@@ -291,7 +291,7 @@ def test_every_multigrid_shape_reads_the_frames_of_a_full_decode(tmp_path):
     from slowfast.config import assert_and_infer_cfg, build_cfg
     from slowfast.datasets import sampling
     from slowfast.datasets.transform import resize_short_side
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
 
     path = str(tmp_path / "irregular.mp4")
     write_irregular(path, 120)

@@ -8,7 +8,7 @@ import pytest
 
 from slowfast.datasets.synthetic import make_dataset
 from slowfast.engine.cli import main as run_net_main
-from slowfast.utils.plotting import parse_json_stats
+from sftools.curves import parse_json_stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_CFG = os.path.join(ROOT, "configs", "Synthetic", "SLOWFAST_tiny.yaml")

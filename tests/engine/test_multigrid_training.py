@@ -14,8 +14,8 @@ from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.models import build_model
 from slowfast.models.norm import convert_norm
 from slowfast.multigrid.plan import IterationPlan
-from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
 from slowfast.checkpoint import load_checkpoint, save_checkpoint
+from slowfast.multigrid import apply_phase, build_schedule, init_cfg
 from slowfast.utils.optimizer import construct_optimizer
 from tests.engine.conftest import TINY_CFG, TINY_MODEL, records, run_net
 

@@ -109,7 +109,7 @@ def test_sigterm_mid_epoch_resumes_exactly(datasets, tmp_path):
 
 def test_sigusr1_inside_a_multigrid_short_cycle_resumes_exactly(datasets, tmp_path):
     from slowfast.multigrid.plan import IterationPlan
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
     from tests.engine.test_multigrid_training import MULTIGRID
 
     info = datasets["kinetics_mg"]

@@ -1,4 +1,4 @@
-"""PySlowFast's MultigridSchedule interface (slowfast/utils/multigrid.py) over our schedule."""
+"""PySlowFast's MultigridSchedule interface (slowfast/multigrid/compat.py) over our schedule."""
 
 import logging
 import os
@@ -6,9 +6,9 @@ import os
 import pytest
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.builder import pyslowfast_rules
-from slowfast.multigrid.schedule import build_schedule
-from slowfast.utils.multigrid import (
+from slowfast.multigrid import build_schedule
+from slowfast.multigrid.cfg_input import pyslowfast_rules
+from slowfast.multigrid.compat import (
     MultigridSchedule,
     get_current_long_cycle_shape,
     print_schedule,
@@ -80,16 +80,10 @@ def test_module_helpers():
     assert get_current_long_cycle_shape(schedule, 999) == [1, 32, 224]
 
 
-def test_print_schedule_logs_every_entry(caplog):
+def test_print_schedule_logs_every_entry(caplog, package_log):
     schedule = MultigridSchedule().get_long_cycle_schedule(load())
-    caplog.clear()
-    logger = logging.getLogger("slowfast")
-    logger.propagate, old = True, logger.propagate
-    try:
-        with caplog.at_level(logging.INFO, logger="slowfast.utils.multigrid"):
-            print_schedule(schedule)
-    finally:
-        logger.propagate = old
+    with package_log(logging.INFO, "slowfast.multigrid.compat"):
+        print_schedule(schedule)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 + len(schedule)
     assert lines[1] == "0\t[8, 8, 158]\t73"

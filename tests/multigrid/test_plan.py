@@ -7,10 +7,10 @@ import os
 import pytest
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.builder import pyslowfast_rules
+from slowfast.multigrid import apply_phase, build_schedule, init_cfg
+from slowfast.multigrid.cfg_input import pyslowfast_rules
 from slowfast.multigrid.plan import IterationPlan, pass_length
 from slowfast.multigrid.sampler import ScheduledBatchSampler
-from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
 from slowfast.utils.lr_policy import get_lr_at_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

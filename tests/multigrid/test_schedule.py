@@ -8,8 +8,8 @@ import re
 import pytest
 
 from slowfast.config import ConfigError, assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.builder import pyslowfast_rules
-from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
+from slowfast.multigrid import apply_phase, build_schedule, init_cfg
+from slowfast.multigrid.cfg_input import pyslowfast_rules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KINETICS = "configs/Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid.yaml"
@@ -277,19 +277,13 @@ def test_short_cycle_only_rebuilds_from_an_initialised_config():
     assert build_schedule(init_cfg(cfg)) == s
 
 
-def test_baseline_lrs_unlike_gamma_are_reported(caplog):
+def test_baseline_lrs_unlike_gamma_are_reported(caplog, package_log):
     """Once, for the original config: an initialised one holds the rewritten LRS."""
     cfg = load(KINETICS, "SOLVER.LRS", "[1, 0.5, 0.25, 0.125]")
     initialised = init_cfg(cfg)
-    caplog.clear()
-    logger = logging.getLogger("slowfast")
-    logger.propagate, old = True, logger.propagate
-    try:
-        with caplog.at_level(logging.WARNING, logger="slowfast.multigrid.builder"):
-            build_schedule(cfg)
-            build_schedule(initialised)
-    finally:
-        logger.propagate = old
+    with package_log(logging.WARNING, "slowfast.multigrid.cfg_input"):
+        build_schedule(cfg)
+        build_schedule(initialised)
     assert len([r for r in caplog.records if "SOLVER.GAMMA" in r.getMessage()]) == 1
 
 

@@ -18,9 +18,9 @@ import os
 import pytest
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.builder import pyslowfast_rules
-from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
-from slowfast.utils.multigrid import MultigridSchedule
+from slowfast.multigrid import apply_phase, build_schedule, init_cfg
+from slowfast.multigrid.cfg_input import pyslowfast_rules
+from slowfast.multigrid.compat import MultigridSchedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.multigrid.schedule import build_schedule
+from slowfast.multigrid import build_schedule
+from tests.config_keys import flatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, "tools", "multigrid_schedule.py")
@@ -102,16 +103,6 @@ def baseline_of(path):
         with open(path) as f:
             path = os.path.join(os.path.dirname(path), yaml.safe_load(f)["_BASE_"])
     return path
-
-
-def flatten(node, prefix=""):
-    out = {}
-    for key, value in node.items():
-        if hasattr(value, "items"):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def test_all_multigrid_configs_are_covered():

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from slowfast.datasets.synthetic import make_dataset
-from slowfast.engine.demo import SIZES
+from sftools.demo import SIZES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(ROOT, "tools")
@@ -36,7 +36,7 @@ def run_tool(args: list[str]) -> subprocess.CompletedProcess:
 
 def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
     from slowfast.config import build_cfg
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
+    from slowfast.multigrid import build_schedule, init_cfg
 
     opts = [*TINY, "DATA.PATH_TO_DATA_DIR", data, "DATA.PATH_PREFIX", data,
             "DATA.DECODED_CACHE_MB", "0"]

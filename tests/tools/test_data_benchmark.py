@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import os
 
-from slowfast.datasets.benchmark import main
+import pytest
+
+from slowfast.datasets.synthetic import make_dataset
+
+from sftools.data_benchmark import main
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> str:
+    """A Kinetics-format dataset of a few tiny 64x48 videos, in ``kinetics/``."""
+    root = str(tmp_path_factory.mktemp("data_benchmark"))
+    make_dataset("kinetics", os.path.join(root, "kinetics"), 4, {"train": 8, "val": 4, "test": 2},
+                 seed=3, size=(64, 48), fps=15.0, workers=1, seconds=1.4)
+    return root
 
 
 def test_benchmark_reports_ours_and_the_baselines(tmp_path, data_root, capsys):

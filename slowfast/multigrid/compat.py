@@ -1,11 +1,12 @@
 """PySlowFast's multigrid interface, for training scripts written against it.
 
-``MultigridSchedule`` keeps PySlowFast's methods and its ``.schedule`` list; the work is done by
-:mod:`slowfast.multigrid.schedule`, which new code should use directly. It always builds
+``MultigridSchedule`` keeps PySlowFast's methods and its ``.schedule`` list (PySlowFast has it in
+``slowfast/utils/multigrid.py``); the work is done by :func:`~slowfast.multigrid.build_schedule`
+and :mod:`slowfast.multigrid.cfg_rewrite`, which new code should use directly. It always builds
 PySlowFast's schedule (whole-epoch phases, the short cycle in fine-tuning, PySlowFast's
-short-cycle rule), whatever MULTIGRID.PHASE_UNIT / FINE_TUNE_SHORT_CYCLE / SHORT_CYCLE_RULE say. Differences from
-PySlowFast: ``init_multigrid`` is idempotent, a long cycle without a short cycle works, empty
-phases are dropped from SOLVER.STEPS, and the BN setting counts every process
+short-cycle rule), whatever MULTIGRID.PHASE_UNIT / FINE_TUNE_SHORT_CYCLE / SHORT_CYCLE_RULE say.
+Differences from PySlowFast: ``init_multigrid`` is idempotent, a long cycle without a short cycle
+works, empty phases are dropped from SOLVER.STEPS, and the BN setting counts every process
 (TRAIN.BATCH_SIZE is global here). See docs/MULTIGRID.md.
 """
 
@@ -15,8 +16,10 @@ from collections.abc import Sequence
 
 from fvcore.common.config import CfgNode
 
-from slowfast.multigrid.builder import pyslowfast_rules
-from slowfast.multigrid.schedule import Schedule, build_schedule, init_updates, set_keys
+from slowfast.multigrid.builder import build_schedule
+from slowfast.multigrid.cfg_input import pyslowfast_rules
+from slowfast.multigrid.cfg_rewrite import init_updates, set_keys
+from slowfast.multigrid.schedule import Schedule
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)

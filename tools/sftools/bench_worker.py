@@ -1,15 +1,15 @@
 """One timed run of a model's training step, in its own process, for the side-by-side benchmark
-(:mod:`slowfast.models.compare`).
+(:mod:`sftools.compare`).
 
 Run as a script (``python bench_worker.py SPEC_JSON``), never imported: the PySlowFast variant must
 import *PySlowFast's* ``slowfast`` package, so this file imports nothing of ours at module level.
 Both variants go through the same step and timing code below, so only the models and their
 precision / layout options differ. Prints one line ``RESULT {json}``.
 
-Spec keys: ``impl`` ("ours" or "pyslowfast"), ``root`` (the repository whose ``slowfast`` package
-to import), ``cfg`` (YAML file), ``opts`` (KEY VALUE list), ``batch``, ``frames``, ``crop``,
-``steps``, ``warmup``, ``threads``, ``state_in`` / ``state_out`` (a state-dict file to load
-strictly / to save), ``seed``.
+Spec keys: ``impl`` ("ours" or "pyslowfast"), ``root`` (the folder whose ``slowfast`` package
+is imported: the caller puts it first on this process's PYTHONPATH), ``cfg`` (YAML file),
+``opts`` (KEY VALUE list), ``batch``, ``frames``, ``crop``, ``steps``, ``warmup``, ``threads``,
+``state_in`` / ``state_out`` (a state-dict file to load strictly / to save), ``seed``.
 
 Precision and layout follow the config as each trainer would: ours through
 :mod:`slowfast.utils.precision` (``TRAIN.MIXED_PRECISION``: bfloat16 autocast on the CPU;
@@ -115,7 +115,6 @@ def _inputs(cfg, batch: int, torch):
 
 def run(spec: dict) -> dict:
     """Build the model of ``spec``, time its training steps, return the measurements."""
-    sys.path.insert(0, spec["root"])
     import torch
     import torch.nn.functional as F
 
@@ -174,7 +173,7 @@ def run(spec: dict) -> dict:
 
 
 if __name__ == "__main__":
-    # Run as a script, this file's folder is sys.path[0]; drop it so that no module of it
-    # shadows a top-level name.
+    # Run as a script, this file's folder is sys.path[0]; drop it so that no module beside it
+    # shadows a top-level name (the PYTHONPATH the caller set comes next).
     sys.path.pop(0)
     print("RESULT " + json.dumps(run(json.loads(sys.argv[1]))), flush=True)

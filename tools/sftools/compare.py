@@ -9,7 +9,7 @@ PySlowFast is a checkout of facebookresearch/SlowFast (its Python sources; nothi
 installed). Its optional dependencies that its video models never use (pytorchvideo, detectron2,
 ...) are replaced by empty stand-ins when they are not installed.
 
-Each variant runs in a fresh process (:mod:`slowfast.models.bench_worker`), and the variants take
+Each variant runs in a fresh process (:mod:`sftools.bench_worker`), and the variants take
 turns within every round in a rotating order, so drifting load on a shared machine falls on all
 of them alike. Variants: ``pyslowfast`` (its model builder; float32 and NCTHW, what its trainer
 runs on a CPU), ``ours`` (the same config), ``ours, channels-last`` (``MODEL.CHANNELS_LAST True``),
@@ -30,31 +30,28 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import slowfast
 from slowfast.config.errors import ConfigError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKER = os.path.join(ROOT, "slowfast", "models", "bench_worker.py")
+from sftools.variants import Variant
+
+# The folder holding the ``slowfast`` package this process imports: our variants' workers import
+# the same one.
+OURS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_worker.py")
 
 CHANNELS_LAST = ("MODEL.CHANNELS_LAST", "True")
 MIXED = ("TRAIN.MIXED_PRECISION", "True")
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One implementation + options to time; ``key`` names it on the command line."""
-
-    key: str
-    name: str
-    impl: str
-    opts: tuple[str, ...] = ()
-
-
+# Each variant's ``base`` is the implementation it times; all are measured against PySlowFast.
 VARIANTS = (
     Variant("pyslowfast", "pyslowfast", "pyslowfast"),
-    Variant("ours", "ours", "ours"),
-    Variant("ours-cl", "ours, channels-last", "ours", CHANNELS_LAST),
-    Variant("ours-amp", "ours, mixed precision", "ours", MIXED),
-    Variant("ours-amp-cl", "ours, mixed precision + channels-last", "ours", MIXED + CHANNELS_LAST),
+    Variant("ours", "ours", "ours", ref="pyslowfast"),
+    Variant("ours-cl", "ours, channels-last", "ours", CHANNELS_LAST, "pyslowfast"),
+    Variant("ours-amp", "ours, mixed precision", "ours", MIXED, "pyslowfast"),
+    Variant("ours-amp-cl", "ours, mixed precision + channels-last", "ours", MIXED + CHANNELS_LAST,
+            "pyslowfast"),
 )
 VARIANT_KEYS = {v.key: v for v in VARIANTS}
 
@@ -95,15 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--variants", type=_variant_keys, metavar="KEY[,KEY...]",
         help="comma-separated subset of: "
-        + "; ".join(f"{v.key} ({v.name})" for v in VARIANTS) + " (default: all)",
+        + "; ".join(f"{v.key} ({v.label})" for v in VARIANTS) + " (default: all)",
     )
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both: KEY VALUE ...")
     return p
 
 
 def _run_worker(spec: dict) -> dict:
+    # ``root`` goes first on the worker's PYTHONPATH: its ``slowfast`` package is the one timed.
+    path = os.pathsep.join(p for p in (spec["root"], os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(
-        [sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, check=False
+        [sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, check=False,
+        env=dict(os.environ, PYTHONPATH=path),
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -121,9 +121,9 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
             "pass a checkout of facebookresearch/SlowFast"
         )
     variants = [v for v in VARIANTS if not args.variants or v.key in args.variants]
-    if not any(v.impl == "pyslowfast" for v in variants):
+    if not any(v.base == "pyslowfast" for v in variants):
         variants.insert(0, VARIANTS[0])
-    timings = {v.name: Timings() for v in variants}
+    timings = {v.label: Timings() for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         state = os.path.join(tmp, "ours_state.pt")
         base = {
@@ -132,22 +132,22 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
             "warmup": args.warmup, "threads": args.threads, "seed": 0,
         }
         # Our first run comes first so its weights exist before PySlowFast's runs load them.
-        order = sorted(variants, key=lambda v: v.impl != "ours")
+        order = sorted(variants, key=lambda v: v.base != "ours")
         for r in range(args.rounds):
             shift = r % len(order)
             turn = order if r == 0 else order[shift:] + order[:shift]
             for v in turn:
-                spec = dict(base, impl=v.impl, opts=[*base["opts"], *v.opts])
-                if v.impl == "ours":
-                    spec.update(root=ROOT, state_out=None if os.path.exists(state) else state)
+                spec = dict(base, impl=v.base, opts=[*base["opts"], *v.opts])
+                if v.base == "ours":
+                    spec.update(root=OURS_ROOT, state_out=None if os.path.exists(state) else state)
                 else:
                     spec.update(root=pysf, state_in=state)
                 out = _run_worker(spec)
-                t = timings[v.name]
+                t = timings[v.label]
                 t.wall += out["wall"]
                 t.cpu += out["cpu"]
                 t.info = out
-                log(f"round {r + 1}/{args.rounds}  {v.name:<40} median step "
+                log(f"round {r + 1}/{args.rounds}  {v.label:<40} median step "
                     f"{out['median_wall']:.3f} s (cpu {out['median_cpu']:.3f} s)")
     return timings
 

@@ -4,7 +4,7 @@ both figures are produced."""
 import json
 import os
 
-from slowfast.engine.demo import run_demo
+from sftools.demo import run_demo
 
 
 def test_tiny_demo_produces_table_summary_and_figures(tmp_path, capsys):
@@ -34,7 +34,7 @@ def test_tiny_demo_produces_table_summary_and_figures(tmp_path, capsys):
 
 
 def test_reproduce_writes_markdown_tables(tmp_path):
-    from slowfast.engine.reproduce import NOTES_MARKER, run_reproduction
+    from sftools.reproduce import NOTES_MARKER, run_reproduction
 
     md = tmp_path / "RESULTS.md"
     notes = f"{NOTES_MARKER}\n\n## Notes\n\nHand-written analysis.\n"
@@ -55,7 +55,7 @@ def test_reproduce_writes_markdown_tables(tmp_path):
 def test_reproduce_reuse_reads_finished_runs(tmp_path, capsys):
     """--reuse takes finished runs from their logs (same numbers, nothing retrained) and trains
     only what is missing; a run's baseline is added to --only."""
-    from slowfast.engine.reproduce import run_reproduction
+    from sftools.reproduce import run_reproduction
 
     runs, data = tmp_path / "runs", tmp_path / "data"
     first = tmp_path / "first.md"
@@ -79,8 +79,8 @@ def test_scale_study_writes_its_section_and_figure_between_tables_and_notes(tmp_
     """The section's rows, gaps and speedups come from the runs; a rerun replaces the section and
     keeps the tables above it and the notes below it. (Training is covered above: here each run
     returns fixed measurements.)"""
-    from slowfast.engine import reproduce
-    from slowfast.engine.demo import RunResult
+    from sftools import reproduce
+    from sftools.demo import RunResult
 
     def fake_run(name, cfg):
         n = 1 if "base" in cfg.OUTPUT_DIR else 0

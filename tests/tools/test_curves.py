@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from slowfast.utils.plotting import parse_json_stats, plot_runs, read_run, train_loss, val_metric
+from sftools.curves import parse_json_stats, plot_runs, read_run, train_loss, val_metric
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -48,6 +48,8 @@ from slowfast.datasets.loader import (
 from slowfast.datasets.packing import pack_pathway_output
 from slowfast.datasets.video_dataset import VideoDataset
 from slowfast.utils.logging import get_logger, log_json_stats, setup_logging
+from slowfast.utils.parser import build_parser as base_parser
+from slowfast.utils.parser import load_config, parse_args
 
 logger = get_logger(__name__)
 
@@ -181,8 +183,7 @@ def _baseline_loader(emulation: PySlowFastEmulation, batch_size: int, workers: i
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from slowfast.utils.parser import build_parser as base_parser
-
+    """The run_net-style parser (--cfg, KEY VALUE overrides) plus this benchmark's options."""
     parser = base_parser("Data-pipeline throughput (clips/s) and per-clip stage times.")
     parser.add_argument("--split", default="train", choices=("train", "val"))
     parser.add_argument("--iters", type=int, default=20, help="timed batches (after 1 warm-up)")
@@ -198,8 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     """Run the data benchmark; ``argv`` may start with the subcommand name ``data``."""
-    from slowfast.utils.parser import load_config, parse_args
-
     argv = list(argv)
     if argv[:1] == ["data"]:
         argv = argv[1:]

@@ -19,9 +19,8 @@ import pytest
 
 from slowfast.config.errors import ConfigError
 from slowfast.models import build_model
-from slowfast.models.compare import _parser, format_report, main, run_compare
-
-from .tiny import ROOT, config_path, tiny_cfg
+from sftools.compare import _parser, format_report, main, run_compare
+from tests.models.tiny import ROOT, config_path, tiny_cfg
 
 OPTS = ["RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "3", "DATA.NUM_FRAMES", "4"]
 

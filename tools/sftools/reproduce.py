@@ -9,16 +9,20 @@ machine they were measured on.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
-from slowfast.engine.demo import (
+from slowfast.engine.tester import test
+from slowfast.multigrid import build_schedule, init_cfg
+from slowfast.utils.logging import setup_logging
+
+from sftools.demo import (
     R18_LAYOUT,
     RUNS,
     SIZES,
@@ -28,32 +32,29 @@ from slowfast.engine.demo import (
     read_result,
     run_one,
 )
+from sftools.variants import Variant
 
 BASE, MULTIGRID = RUNS[0][1], RUNS[1][1]
 COSINE = ("SOLVER.LR_POLICY", "cosine", "SOLVER.COSINE_END_LR", "0.0")
 
 
-@dataclass(frozen=True)
-class Run:
-    """One training run: a demo config plus overrides."""
-
-    key: str
-    label: str
-    config: str
-    opts: tuple[str, ...] = ()
-    ref: str = "base"  # the baseline run its speedup and compute ratio are measured against
+def _run(
+    key: str, label: str, config: str, opts: tuple[str, ...] = (), ref: str = "base"
+) -> Variant:
+    """One training run: a demo config plus overrides, measured against the run ``ref``."""
+    return Variant(key, label, config, opts, ref)
 
 
 RUN_LIST = (
-    Run("base", "baseline (R50 layout)", BASE),
-    Run("mg", "multigrid, long + short cycles (R50 layout)", MULTIGRID),
-    Run("base18", "baseline (R18 layout)", BASE, R18_LAYOUT, ref="base18"),
-    Run("mg18", "multigrid (R18 layout)", MULTIGRID, R18_LAYOUT, ref="base18"),
-    Run("single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")),
-    Run("base_cos", "baseline, cosine LR", BASE, COSINE, ref="base_cos"),
-    Run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE, ref="base_cos"),
-    Run("long", "multigrid, long cycle only", MULTIGRID, ("MULTIGRID.SHORT_CYCLE", "False")),
-    Run("short", "multigrid, short cycle only", MULTIGRID, ("MULTIGRID.LONG_CYCLE", "False")),
+    _run("base", "baseline (R50 layout)", BASE),
+    _run("mg", "multigrid, long + short cycles (R50 layout)", MULTIGRID),
+    _run("base18", "baseline (R18 layout)", BASE, R18_LAYOUT, ref="base18"),
+    _run("mg18", "multigrid (R18 layout)", MULTIGRID, R18_LAYOUT, ref="base18"),
+    _run("single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")),
+    _run("base_cos", "baseline, cosine LR", BASE, COSINE, ref="base_cos"),
+    _run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE, ref="base_cos"),
+    _run("long", "multigrid, long cycle only", MULTIGRID, ("MULTIGRID.SHORT_CYCLE", "False")),
+    _run("short", "multigrid, short cycle only", MULTIGRID, ("MULTIGRID.LONG_CYCLE", "False")),
 )
 RUNS_BY_KEY = {r.key: r for r in RUN_LIST}
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -64,7 +65,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _row(run: Run, r: RunResult, ref: RunResult) -> str:
+def _row(run: Variant, r: RunResult, ref: RunResult) -> str:
     speed = ref.train_seconds / max(r.train_seconds, 1e-9)
     return (f"| {run.label} | {r.train_seconds:.0f} s | {speed:.2f}x | "
             f"{RUNS_BY_KEY[run.ref].label} | {r.clips_seen} | "
@@ -137,10 +138,6 @@ def kept_scale_study(path: str) -> str:
 
 def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
     """Test an already trained run's checkpoint with other testing options."""
-    from slowfast.engine.tester import test
-
-    from slowfast.utils.logging import setup_logging
-
     cfg = cfg.clone()
     cfg.merge_from_list(["TRAIN.ENABLE", "False", *extra])
     setup_logging(os.path.join(cfg.OUTPUT_DIR, "test_views"))  # not into a training run's log
@@ -169,7 +166,7 @@ def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
     for run in RUN_LIST:
         if run.key not in wanted:
             continue
-        cfg = demo_cfg(run.config, data_dir, os.path.join(out_dir, run.key), size,
+        cfg = demo_cfg(run.base, data_dir, os.path.join(out_dir, run.key), size,
                        [*run.opts, *extra_opts])
         cfgs[run.key] = cfg
         done = read_result(run.label, cfg) if reuse else None
@@ -218,8 +215,6 @@ SCALE_RUNS = (
 
 
 def _empty_phases(cfg) -> int:
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
-
     schedule = build_schedule(init_cfg(cfg))
     return len(schedule.entries) - len(schedule.phases) if schedule.entries else 0
 
@@ -287,8 +282,6 @@ def run_scale_study(out_md: str, out_dir: str, data_root: str,
                     reuse: bool = False) -> str:
     """Train the baseline and both multigrid variants at every training-set size, then write
     the scale-study section (and its figure beside ``out_md``) into ``out_md``."""
-    import dataclasses
-
     out_dir, data_root = os.path.abspath(out_dir), os.path.abspath(data_root)
     rows: dict[int, dict[str, RunResult]] = {}
     empty: dict[int, int] = {}

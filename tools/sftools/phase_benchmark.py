@@ -35,7 +35,10 @@ from slowfast.datasets.decoder import DECODE_STATS
 from slowfast.datasets.loader import collate, item_seed, seed_worker
 from slowfast.datasets.packing import pack_pathway_output
 from slowfast.datasets.shape import ClipShape
+from slowfast.multigrid import build_schedule, init_cfg
 from slowfast.utils.logging import get_logger, log_json_stats, setup_logging
+from slowfast.utils.parser import build_parser as base_parser
+from slowfast.utils.parser import load_config, parse_args
 
 logger = get_logger(__name__)
 
@@ -150,8 +153,7 @@ def loader_clips_per_s(dataset, shape: ClipShape, workers: int, batch: int, batc
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from slowfast.utils.parser import build_parser as base_parser
-
+    """The run_net-style parser (--cfg, KEY VALUE overrides) plus this benchmark's options."""
     parser = base_parser("Loader cost at every shape of a multigrid schedule.")
     parser.add_argument("--multigrid", action="store_true", help="(selects this benchmark)")
     parser.add_argument("--clips", type=int, default=16, help="clips per shape and mode")
@@ -165,9 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
-    from slowfast.utils.parser import load_config, parse_args
-
+    """Run the per-shape loader benchmark (``argv`` may hold the subcommand ``data``)."""
     argv = [a for a in argv if a != "data"]
     setup_logging()
     args = parse_args(argv, build_parser())

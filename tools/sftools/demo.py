@@ -17,11 +17,19 @@ from fvcore.common.config import CfgNode
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.datasets import cache as decoded_cache
+from slowfast.datasets.synthetic import make_dataset
+from slowfast.engine.launch import seed_everything, train
+from slowfast.engine.tester import test
+from slowfast.models import build_model
+from slowfast.models.stats import gflops
+from slowfast.multigrid import build_schedule, init_cfg
+from slowfast.multigrid.report import plot_schedule
 from slowfast.utils.logging import setup_logging
-from slowfast.utils.plotting import parse_json_stats
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIG_DIR = os.path.join(ROOT, "configs", "Synthetic")
+from sftools.curves import parse_json_stats
+from sftools.paths import CONFIGS_DIR
+
+CONFIG_DIR = os.path.join(CONFIGS_DIR, "Synthetic")
 
 
 @dataclass(frozen=True)
@@ -98,8 +106,6 @@ def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0) -> None:
     if all(os.path.isfile(os.path.join(data_dir, f"{s}.csv")) for s in ("train", "val", "test")):
         print(f"[demo] using the synthetic dataset in {data_dir}", flush=True)
         return
-    from slowfast.datasets.synthetic import make_dataset
-
     print(
         f"[demo] writing a synthetic Kinetics-format dataset to {data_dir} "
         f"({size.train} train / {size.val} val / {size.test} test videos) ...",
@@ -136,9 +142,6 @@ def _records(out_dir: str) -> list[dict[str, Any]]:
 
 def _gflop_per_clip(cfg: CfgNode, shapes: Sequence[str]) -> dict[str, float]:
     """fvcore GFLOPs of one clip at each "TxS" shape, for the model of ``cfg``."""
-    from slowfast.models import build_model
-    from slowfast.models.stats import gflops
-
     model = build_model(cfg)
     out = {}
     for shape in shapes:
@@ -151,9 +154,6 @@ def _gflop_per_clip(cfg: CfgNode, shapes: Sequence[str]) -> dict[str, float]:
 
 def run_one(name: str, cfg: CfgNode) -> RunResult:
     """Train then test one configuration in this process; read the results from its log."""
-    from slowfast.engine.launch import seed_everything, train
-    from slowfast.engine.tester import test
-
     if os.path.isdir(cfg.OUTPUT_DIR):
         shutil.rmtree(cfg.OUTPUT_DIR)  # a fresh run each time: the demo measures training
     decoded_cache.clear()  # each run pays for its own decoding
@@ -238,9 +238,6 @@ def run_demo(
     extra_opts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run the whole demo; returns the summary that is also written to summary.json."""
-    from slowfast.multigrid.report import plot_schedule
-    from slowfast.multigrid.schedule import build_schedule, init_cfg
-
     size = SIZES[size_name]
     out_dir, data_dir = os.path.abspath(out_dir), os.path.abspath(data_dir)
     os.makedirs(out_dir, exist_ok=True)

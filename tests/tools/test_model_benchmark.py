@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from slowfast.models.benchmark import cpu_peak_gflops, main
-
-from .tiny import config_path
+from sftools.model_benchmark import cpu_peak_gflops, main
+from tests.models.tiny import config_path
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
