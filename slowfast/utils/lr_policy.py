@@ -16,6 +16,15 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.config.errors import ConfigError
+from slowfast.utils.registry import Registry
+
+LR_POLICY_REGISTRY = Registry("LR_POLICY")
+LR_POLICY_REGISTRY.__doc__ = """LR policies by SOLVER.LR_POLICY name.
+
+Contract: ``@LR_POLICY_REGISTRY.register_as("name")`` on a function ``policy(cfg, epoch)`` that
+returns the learning rate at fractional ``epoch`` without warm-up (``get_lr_at_epoch`` adds the
+warm-up); it raises :class:`ConfigError` naming the SOLVER key when the config cannot define it.
+"""
 
 
 def policy_lr(
@@ -61,6 +70,7 @@ def _check_steps(cfg: CfgNode) -> None:
         )
 
 
+@LR_POLICY_REGISTRY.register_as("steps_with_relative_lrs")
 def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times the SOLVER.LRS entry of the current step interval."""
     _check_steps(cfg)
@@ -77,6 +87,7 @@ def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
     )
 
 
+@LR_POLICY_REGISTRY.register_as("steps")
 def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times GAMMA to the power of the current step interval's index."""
     _check_steps(cfg)
@@ -86,6 +97,7 @@ def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
     )
 
 
+@LR_POLICY_REGISTRY.register_as("cosine")
 def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
     """Half a cosine from BASE_LR (at 0, or at WARMUP_EPOCHS) down to COSINE_END_LR at MAX_EPOCH."""
     solver = cfg.SOLVER
@@ -105,27 +117,19 @@ def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
     )
 
 
+@LR_POLICY_REGISTRY.register_as("constant")
 def _lr_constant(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR throughout."""
     return cfg.SOLVER.BASE_LR
 
 
-_POLICIES: dict[str, Callable[[CfgNode, float], float]] = {
-    "steps_with_relative_lrs": _lr_steps_with_relative_lrs,
-    "steps": _lr_steps,
-    "cosine": _lr_cosine,
-    "constant": _lr_constant,
-}
-
-
 def get_policy(name: str) -> Callable[[CfgNode, float], float]:
     """The schedule function registered under ``name`` (a SOLVER.LR_POLICY value)."""
-    try:
-        return _POLICIES[name]
-    except KeyError:
+    if name not in LR_POLICY_REGISTRY:
         raise ConfigError(
-            f"SOLVER.LR_POLICY: unknown policy {name!r}; choose one of {sorted(_POLICIES)}"
-        ) from None
+            f"SOLVER.LR_POLICY: unknown policy {name!r}; choose one of {LR_POLICY_REGISTRY.names()}"
+        )
+    return LR_POLICY_REGISTRY.get(name)
 
 
 def get_lr_at_epoch(cfg: CfgNode, cur_epoch: float) -> float:
