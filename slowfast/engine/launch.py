@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
-from slowfast.config.defaults import assert_and_infer_cfg
+from slowfast.engine.config_check import check_cfg
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, setup_logging
 
@@ -51,7 +51,9 @@ def train(cfg: CfgNode) -> None:
 
 def _cpu(cfg: CfgNode) -> CfgNode:
     cfg = cfg.clone()
+    cfg.defrost()
     cfg.NUM_GPUS = 0
+    cfg.freeze()
     return cfg
 
 
@@ -62,8 +64,9 @@ def _match_world_size(cfg: CfgNode) -> CfgNode:
     per_node = max(cfg.NUM_GPUS, 1)
     if world > 1 and world != per_node * cfg.NUM_SHARDS and world % per_node == 0:
         cfg = cfg.clone()
+        cfg.defrost()
         cfg.NUM_SHARDS = world // per_node
-        assert_and_infer_cfg(cfg)
+        check_cfg(cfg)
     return cfg
 
 
@@ -92,5 +95,8 @@ def run(
     user_errors: tuple[type[BaseException], ...] = (),
 ) -> None:
     """Launch :func:`_job` on every process of the job (PySlowFast's launch semantics);
-    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``)."""
+    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``). A cfg
+    that did not come through the CLI (not frozen) is validated and frozen here, on a copy."""
+    if not cfg.is_frozen():
+        cfg = check_cfg(cfg.clone())
     du.launch_job(cfg, init_method, _job, user_errors=user_errors)

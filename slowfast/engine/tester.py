@@ -12,6 +12,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.datasets.loader import construct_loader
+from slowfast.engine.config_check import check_cfg
 from slowfast.engine.trainer import move_to_device
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
@@ -25,7 +26,11 @@ logger = get_logger(__name__)
 
 @torch.no_grad()
 def test(cfg: CfgNode) -> dict[str, Any]:
-    """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
+    """Test the model on the "test" split with multi-view ensembling; returns the metrics.
+
+    A cfg that was not validated at an entry point (not frozen) is validated on a copy first."""
+    if not cfg.is_frozen():
+        cfg = check_cfg(cfg.clone())
     device = du.get_device(cfg)
     model = build_model(cfg).to(device, memory_format=model_memory_format(cfg, device))
     path = load_test_checkpoint(cfg, model)
