@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from slowfast.datasets.reader import DECODE_STATS, ReaderBase
 from slowfast.datasets.errors import DataError
+from slowfast.datasets.reader import DECODE_STATS, ReaderBase
 from slowfast.datasets.transform import resize_short_side, short_side_shape
 
 

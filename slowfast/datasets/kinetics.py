@@ -21,18 +21,19 @@ class Kinetics(VideoDataset):
 
     temporal_rule = "clip"
 
-    def load_records(self) -> list[VideoRecord]:
-        cfg = self.cfg
-        path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{self.split}.csv")
-        self.annotation_path = path
-        separator = cfg.DATA.PATH_LABEL_SEPARATOR
+    @classmethod
+    def read_annotations(
+        cls, split: str, *, data_dir: str, path_prefix: str, num_classes: int, separator: str = " "
+    ) -> tuple[list[VideoRecord], str]:
+        """The ``path{separator}label`` lines of ``{split}.csv``."""
+        path = os.path.join(data_dir, f"{split}.csv")
         records = []
-        for lineno, line in read_lines(path, f"Kinetics {self.split} annotation file"):
+        for lineno, line in read_lines(path, f"Kinetics {split} annotation file"):
             fields = line.strip().rsplit(separator, 1)
             if len(fields) != 2 or not fields[0]:
                 why = f"expected 'path{separator}label' (DATA.PATH_LABEL_SEPARATOR={separator!r})"
                 raise bad_line(path, lineno, line, why)
-            video = os.path.join(cfg.DATA.PATH_PREFIX, fields[0].strip())
-            label = parse_label(fields[1].strip(), cfg.MODEL.NUM_CLASSES, path, lineno, line)
+            video = os.path.join(path_prefix, fields[0].strip())
+            label = parse_label(fields[1].strip(), num_classes, path, lineno, line)
             records.append(VideoRecord(name=video, label=label, path=video))
-        return records
+        return records, path

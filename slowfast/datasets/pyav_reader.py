@@ -1,8 +1,8 @@
 """PyAV decoding of only the frames a clip needs from an encoded video file.
 
-:func:`slowfast.datasets.decoder.open_video` returns a reader that knows the video's frame rate and frame count (from the
-container, without decoding) and returns the frames at given indices as RGB ``uint8`` arrays.
-The PyAV reader maps frame index ``k`` to the time ``start + k / fps``, seeks to the keyframe
+:func:`slowfast.datasets.decoder.open_video` returns a reader that knows the video's frame rate
+and frame count (from the container, without decoding) and returns the frames at given indices
+as RGB ``uint8`` arrays. The PyAV reader maps frame index ``k`` to the time ``start + k / fps``, seeks to the keyframe
 before the first wanted time, decodes the video stream only (audio packets are skipped) with
 FFmpeg's threaded decoding, leaves undecoded every group of pictures (keyframe to keyframe) that
 holds no wanted frame, lets the decoder drop the non-reference frames nobody asked for,

@@ -29,21 +29,23 @@ class Ssv2(VideoDataset):
 
     temporal_rule = "segment"
 
-    def load_records(self) -> list[VideoRecord]:
-        cfg = self.cfg
-        root = cfg.DATA.PATH_TO_DATA_DIR
-        train = self.split == "train"
+    @classmethod
+    def read_annotations(
+        cls, split: str, *, data_dir: str, path_prefix: str, num_classes: int, separator: str = " "
+    ) -> tuple[list[VideoRecord], str]:
+        """The split's JSON file, labelled through the labels file, with its frame list."""
+        root = data_dir
+        train = split == "train"
         labels_path = os.path.join(root, LABELS_FILE)
         split_path = os.path.join(
             root, f"something-something-v2-{'train' if train else 'validation'}.json"
         )
         list_path = os.path.join(root, f"{'train' if train else 'val'}.csv")
-        self.annotation_path = split_path
-        class_ids = _class_ids(labels_path, cfg.MODEL.NUM_CLASSES)
+        class_ids = _class_ids(labels_path, num_classes)
         entries = read_json(split_path, "SSv2 split file")
         if not isinstance(entries, list):
             raise DataError(f"{split_path}: expected a JSON list of videos")
-        videos = read_frame_list(list_path, cfg.DATA.PATH_PREFIX)
+        videos = read_frame_list(list_path, path_prefix)
         records, missing = [], []
         for n, entry in enumerate(entries):
             try:
@@ -73,7 +75,7 @@ class Ssv2(VideoDataset):
                 "%d of the %d videos of %s have no frames in %s and are left out (e.g. %s)",
                 len(missing), len(entries), split_path, list_path, ", ".join(missing[:3]),
             )
-        return records
+        return records, split_path
 
 
 def _class_ids(path: str, num_classes: int) -> dict[str, int]:

@@ -50,7 +50,8 @@ def policy_lr(
     """
     if policy == "cosine":
         progress = (epoch - cosine_start) / (max_epoch - cosine_start)
-        return cosine_end_lr + 0.5 * (base_lr - cosine_end_lr) * (1.0 + math.cos(math.pi * progress))
+        cosine = 1.0 + math.cos(math.pi * progress)
+        return cosine_end_lr + 0.5 * (base_lr - cosine_end_lr) * cosine
     if policy == "constant" or not steps:
         return base_lr
     index = 0
