@@ -202,6 +202,13 @@ def _check_model(cfg: CfgNode) -> None:
         f"{cfg.RESNET.WIDTH_PER_GROUP} is not divisible by RESNET.NUM_GROUPS "
         f"({cfg.RESNET.NUM_GROUPS})",
     )
+    model = cfg.MODEL
+    _need(
+        model.ARCH in model.SINGLE_PATHWAY_ARCH or model.ARCH in model.MULTI_PATHWAY_ARCH,
+        "MODEL.ARCH",
+        f"{model.ARCH!r} is in neither MODEL.SINGLE_PATHWAY_ARCH {list(model.SINGLE_PATHWAY_ARCH)} "
+        f"nor MODEL.MULTI_PATHWAY_ARCH {list(model.MULTI_PATHWAY_ARCH)}",
+    )
     if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
         _need(
             cfg.SLOWFAST.ALPHA > 0 and cfg.DATA.NUM_FRAMES % cfg.SLOWFAST.ALPHA == 0,

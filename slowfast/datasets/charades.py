@@ -13,7 +13,12 @@ from collections.abc import Sequence
 
 from slowfast.datasets.annotations import read_frame_list
 from slowfast.datasets.build import DATASET_REGISTRY
-from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+from slowfast.datasets.video_dataset import (
+    Annotations,
+    AnnotationSource,
+    VideoDataset,
+    VideoRecord,
+)
 
 
 @DATASET_REGISTRY.register()
@@ -24,12 +29,10 @@ class Charades(VideoDataset):
     multi_label = True
 
     @classmethod
-    def read_annotations(
-        cls, split: str, *, data_dir: str, path_prefix: str, num_classes: int, separator: str = " "
-    ) -> tuple[list[VideoRecord], str]:
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
         """The frame list of the split (val and test: ``val.csv``) with per-frame labels."""
-        path = os.path.join(data_dir, f"{'train' if split == 'train' else 'val'}.csv")
-        videos = read_frame_list(path, path_prefix, num_classes)
+        path = os.path.join(source.data_dir, f"{'train' if split == 'train' else 'val'}.csv")
+        videos = read_frame_list(path, source.path_prefix, source.num_classes)
         records = []
         for video in videos.values():
             video_labels = tuple(sorted({c for labels in video.frame_labels for c in labels}))

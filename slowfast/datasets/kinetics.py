@@ -12,7 +12,12 @@ import os
 
 from slowfast.datasets.annotations import bad_line, parse_label, read_lines
 from slowfast.datasets.build import DATASET_REGISTRY
-from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+from slowfast.datasets.video_dataset import (
+    Annotations,
+    AnnotationSource,
+    VideoDataset,
+    VideoRecord,
+)
 
 
 @DATASET_REGISTRY.register()
@@ -22,18 +27,17 @@ class Kinetics(VideoDataset):
     temporal_rule = "clip"
 
     @classmethod
-    def read_annotations(
-        cls, split: str, *, data_dir: str, path_prefix: str, num_classes: int, separator: str = " "
-    ) -> tuple[list[VideoRecord], str]:
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
         """The ``path{separator}label`` lines of ``{split}.csv``."""
-        path = os.path.join(data_dir, f"{split}.csv")
+        path = os.path.join(source.data_dir, f"{split}.csv")
+        separator = source.separator
         records = []
         for lineno, line in read_lines(path, f"Kinetics {split} annotation file"):
             fields = line.strip().rsplit(separator, 1)
             if len(fields) != 2 or not fields[0]:
                 why = f"expected 'path{separator}label' (DATA.PATH_LABEL_SEPARATOR={separator!r})"
                 raise bad_line(path, lineno, line, why)
-            video = os.path.join(path_prefix, fields[0].strip())
-            label = parse_label(fields[1].strip(), num_classes, path, lineno, line)
+            video = os.path.join(source.path_prefix, fields[0].strip())
+            label = parse_label(fields[1].strip(), source.num_classes, path, lineno, line)
             records.append(VideoRecord(name=video, label=label, path=video))
         return records, path

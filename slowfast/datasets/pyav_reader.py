@@ -1,14 +1,14 @@
 """PyAV decoding of only the frames a clip needs from an encoded video file.
 
-:func:`slowfast.datasets.decoder.open_video` returns a reader that knows the video's frame rate
-and frame count (from the container, without decoding) and returns the frames at given indices
-as RGB ``uint8`` arrays. The PyAV reader maps frame index ``k`` to the time ``start + k / fps``, seeks to the keyframe
-before the first wanted time, decodes the video stream only (audio packets are skipped) with
-FFmpeg's threaded decoding, leaves undecoded every group of pictures (keyframe to keyframe) that
-holds no wanted frame, lets the decoder drop the non-reference frames nobody asked for,
+:func:`slowfast.datasets.decoder.open_video` returns a reader that knows the video's frame rate and
+frame count (from the container, without decoding) and returns the frames at given indices as RGB
+``uint8`` arrays. The PyAV reader maps frame index ``k`` to the time ``start + k / fps``, seeks to
+the keyframe before the first wanted time, decodes the video stream only (audio packets are skipped)
+with FFmpeg's threaded decoding, leaves undecoded every group of pictures (keyframe to keyframe)
+that holds no wanted frame, lets the decoder drop the non-reference frames nobody asked for,
 converts to RGB only the frames it returns (the one nearest in time to each wanted index, so
-variable frame rates work) and stops after the last one. Wanted times more than
-:data:`SEEK_GAP_S` apart are reached with a fresh seek rather than by decoding the gap.
+variable frame rates work) and stops after the last one. Wanted times more than :data:`SEEK_GAP_S`
+apart are reached with a fresh seek rather than by decoding the gap.
 
 ``read(indices, short_side=S)`` returns the frames already scaled so that their short side is
 ``S`` (the size rule of :func:`slowfast.datasets.transform.short_side_shape`), with the

@@ -15,7 +15,12 @@ import os
 from slowfast.datasets.annotations import read_frame_list, read_json
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.errors import DataError
-from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+from slowfast.datasets.video_dataset import (
+    Annotations,
+    AnnotationSource,
+    VideoDataset,
+    VideoRecord,
+)
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -30,22 +35,20 @@ class Ssv2(VideoDataset):
     temporal_rule = "segment"
 
     @classmethod
-    def read_annotations(
-        cls, split: str, *, data_dir: str, path_prefix: str, num_classes: int, separator: str = " "
-    ) -> tuple[list[VideoRecord], str]:
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
         """The split's JSON file, labelled through the labels file, with its frame list."""
-        root = data_dir
+        root = source.data_dir
         train = split == "train"
         labels_path = os.path.join(root, LABELS_FILE)
         split_path = os.path.join(
             root, f"something-something-v2-{'train' if train else 'validation'}.json"
         )
         list_path = os.path.join(root, f"{'train' if train else 'val'}.csv")
-        class_ids = _class_ids(labels_path, num_classes)
+        class_ids = _class_ids(labels_path, source.num_classes)
         entries = read_json(split_path, "SSv2 split file")
         if not isinstance(entries, list):
             raise DataError(f"{split_path}: expected a JSON list of videos")
-        videos = read_frame_list(list_path, path_prefix)
+        videos = read_frame_list(list_path, source.path_prefix)
         records, missing = [], []
         for n, entry in enumerate(entries):
             try:

@@ -62,6 +62,32 @@ class VideoRecord:
     frame_labels: tuple[tuple[int, ...], ...] | None = None  # per frame, for clip-level labels
 
 
+# What a format's parser returns: the records, and the annotation file to name in errors.
+Annotations = tuple[list[VideoRecord], str]
+
+
+@dataclass(frozen=True)
+class AnnotationSource:
+    """Where a format's annotation files are and how to read them: the folder
+    (DATA.PATH_TO_DATA_DIR), the prefix joined to the media paths in them (DATA.PATH_PREFIX), the
+    number of classes (MODEL.NUM_CLASSES) and the Kinetics path/label separator
+    (DATA.PATH_LABEL_SEPARATOR)."""
+
+    data_dir: str
+    path_prefix: str = ""
+    num_classes: int = 400
+    separator: str = " "
+
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode) -> AnnotationSource:
+        """The source the config names."""
+        data = cfg.DATA
+        return cls(
+            data.PATH_TO_DATA_DIR, data.PATH_PREFIX, cfg.MODEL.NUM_CLASSES,
+            data.PATH_LABEL_SEPARATOR,
+        )
+
+
 class VideoDataset(TrainClips, MultiViewClips, Dataset):
     """Records, a clip sampler and options in; clips out (see the module docstring).
 
@@ -112,11 +138,9 @@ class VideoDataset(TrainClips, MultiViewClips, Dataset):
     # What a subclass provides, and the edge that reads the config
     # ----------------------------------------------------------------------------------------
     @classmethod
-    def read_annotations(
-        cls, split: str, *, data_dir: str, path_prefix: str, num_classes: int, separator: str
-    ) -> tuple[list[VideoRecord], str]:
-        """Parse the annotation files of ``split`` under ``data_dir``: (records, the file named
-        in errors). Paths in them are joined to ``path_prefix``."""
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
+        """Parse the annotation files of ``split`` under ``source.data_dir``: (records, the file
+        named in errors). Paths in them are joined to ``source.path_prefix``."""
         raise NotImplementedError
 
     @classmethod
@@ -125,13 +149,7 @@ class VideoDataset(TrainClips, MultiViewClips, Dataset):
         config's clip sampler and options (the registry's constructor, see ``build``)."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        records, path = cls.read_annotations(
-            split,
-            data_dir=cfg.DATA.PATH_TO_DATA_DIR,
-            path_prefix=cfg.DATA.PATH_PREFIX,
-            num_classes=cfg.MODEL.NUM_CLASSES,
-            separator=cfg.DATA.PATH_LABEL_SEPARATOR,
-        )
+        records, path = cls.read_annotations(split, AnnotationSource.from_cfg(cfg))
         options = DatasetOptions.from_cfg(cfg)
         dataset = cls(records, split, ClipSampler.from_cfg(cfg, cls.temporal_rule), options, path)
         # Provenance for tools that emulate other pipelines; the dataset itself never reads it.

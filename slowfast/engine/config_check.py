@@ -16,14 +16,14 @@ from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.decoder import DECODER_REGISTRY
 from slowfast.engine.losses import LOSS_REGISTRY
 from slowfast.models.build import EXTRA_MODULES_ENV, MODEL_REGISTRY, import_extra_modules
-from slowfast.utils.lr_policy import LR_POLICY_REGISTRY
-from slowfast.utils.optimizer import OPTIMIZER_REGISTRY
-from slowfast.utils.registry import registered_names
 
 # MERGE: switch to `from slowfast.models import NORM_REGISTRY, TRANS_FUNC_REGISTRY` and use
 # registered_names(NORM_REGISTRY) / registered_names(TRANS_FUNC_REGISTRY) in allowed_choices.
 from slowfast.models.norm import NORM_TYPES as _NORM_NAMES  # MERGE: see above
 from slowfast.models.resnet_helper import TRANS_FUNCS as _TRANS_FUNC_NAMES  # MERGE
+from slowfast.utils.lr_policy import LR_POLICY_REGISTRY
+from slowfast.utils.optimizer import OPTIMIZER_REGISTRY
+from slowfast.utils.registry import registered_names
 
 __all__ = ["allowed_choices", "check_cfg"]
 
@@ -46,7 +46,8 @@ def allowed_choices() -> dict[str, Choices]:
         "SOLVER.OPTIMIZING_METHOD": Choices(tuple(registered_names(OPTIMIZER_REGISTRY))),
         "DATA.DECODING_BACKEND": Choices(tuple(registered_names(DECODER_REGISTRY))),
         "BN.NORM_TYPE": Choices(tuple(sorted(_NORM_NAMES))),  # MERGE: NORM_REGISTRY
-        "RESNET.TRANS_FUNC": Choices(tuple(sorted(_TRANS_FUNC_NAMES))),  # MERGE: TRANS_FUNC_REGISTRY
+        # MERGE: TRANS_FUNC_REGISTRY
+        "RESNET.TRANS_FUNC": Choices(tuple(sorted(_TRANS_FUNC_NAMES))),
     }
 
 

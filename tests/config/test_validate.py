@@ -80,6 +80,8 @@ def test_rules_moved_from_the_components():
         check_cfg(build_cfg([], ["TEST.NUM_SPATIAL_CROPS", "2"]))
     with pytest.raises(ConfigError, match=r"SOLVER.STEPS: must start at 0 .*'steps'"):
         check_cfg(build_cfg([], ["SOLVER.LR_POLICY", "steps", "SOLVER.STEPS", "[5, 10]"]))
+    with pytest.raises(ConfigError, match="MODEL.ARCH: 'x3dd' is in neither"):
+        check_cfg(build_cfg([], ["MODEL.ARCH", "x3dd"]))
     with pytest.raises(ConfigError, match="SOLVER.NESTEROV: needs SOLVER.MOMENTUM > 0"):
         check_cfg(build_cfg([], ["SOLVER.DAMPENING", "0.1"]))
 
