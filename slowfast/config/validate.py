@@ -257,15 +257,33 @@ def _check_data(cfg: CfgNode) -> None:
     )
 
 
+def check_lr_schedule(cfg: CfgNode) -> None:
+    """The rules an LR policy needs of the SOLVER keys (also checked by ``lr_policy`` when it is
+    called with a cfg that did not pass through :func:`validate_cfg`)."""
+    solver = cfg.SOLVER
+    steps = list(solver.STEPS)
+    if solver.LR_POLICY in ("steps", "steps_with_relative_lrs") and (not steps or steps[0] != 0):
+        raise ConfigError(
+            f"SOLVER.STEPS must start at 0 for LR policy {solver.LR_POLICY!r}, got {steps}"
+        )
+    if solver.LR_POLICY != "cosine":
+        return
+    if solver.COSINE_END_LR > solver.BASE_LR:
+        raise ConfigError(
+            f"SOLVER.COSINE_END_LR ({solver.COSINE_END_LR}) must not exceed "
+            f"SOLVER.BASE_LR ({solver.BASE_LR})"
+        )
+    offset = solver.WARMUP_EPOCHS if solver.COSINE_AFTER_WARMUP else 0.0
+    if solver.MAX_EPOCH - offset <= 0:
+        raise ConfigError(
+            f"SOLVER.MAX_EPOCH ({solver.MAX_EPOCH}) must exceed the cosine start epoch ({offset})"
+        )
+
+
 def _check_solver(cfg: CfgNode) -> None:
     solver = cfg.SOLVER
     steps = list(solver.STEPS)
-    if solver.LR_POLICY in ("steps", "steps_with_relative_lrs"):
-        _need(
-            bool(steps) and steps[0] == 0,
-            "SOLVER.STEPS",
-            f"must start at 0 for LR policy {solver.LR_POLICY!r}, got {steps}",
-        )
+    check_lr_schedule(cfg)
     if solver.LR_POLICY == "steps_with_relative_lrs":
         _need(
             len(solver.LRS) >= len(steps),

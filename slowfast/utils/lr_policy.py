@@ -16,6 +16,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.config.errors import ConfigError
+from slowfast.config.validate import check_lr_schedule
 from slowfast.utils.registry import Registry
 
 LR_POLICY_REGISTRY = Registry("LR_POLICY")
@@ -63,18 +64,10 @@ def policy_lr(
     return base_lr * lrs[index]
 
 
-def _check_steps(cfg: CfgNode) -> None:
-    steps = list(cfg.SOLVER.STEPS)
-    if not steps or steps[0] != 0:
-        raise ConfigError(
-            f"SOLVER.STEPS must start at 0 for LR policy {cfg.SOLVER.LR_POLICY!r}, got {steps}"
-        )
-
-
 @LR_POLICY_REGISTRY.register_as("steps_with_relative_lrs")
 def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times the SOLVER.LRS entry of the current step interval."""
-    _check_steps(cfg)
+    check_lr_schedule(cfg)
     solver = cfg.SOLVER
     index = sum(1 for s in solver.STEPS if cur_epoch >= s) - 1
     if index >= len(solver.LRS):
@@ -91,7 +84,7 @@ def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
 @LR_POLICY_REGISTRY.register_as("steps")
 def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times GAMMA to the power of the current step interval's index."""
-    _check_steps(cfg)
+    check_lr_schedule(cfg)
     solver = cfg.SOLVER
     return policy_lr(
         "steps", cur_epoch, base_lr=solver.BASE_LR, steps=solver.STEPS, gamma=solver.GAMMA
@@ -101,17 +94,9 @@ def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
 @LR_POLICY_REGISTRY.register_as("cosine")
 def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
     """Half a cosine from BASE_LR (at 0, or at WARMUP_EPOCHS) down to COSINE_END_LR at MAX_EPOCH."""
+    check_lr_schedule(cfg)
     solver = cfg.SOLVER
-    if solver.COSINE_END_LR > solver.BASE_LR:
-        raise ConfigError(
-            f"SOLVER.COSINE_END_LR ({solver.COSINE_END_LR}) must not exceed "
-            f"SOLVER.BASE_LR ({solver.BASE_LR})"
-        )
     offset = solver.WARMUP_EPOCHS if solver.COSINE_AFTER_WARMUP else 0.0
-    if solver.MAX_EPOCH - offset <= 0:
-        raise ConfigError(
-            f"SOLVER.MAX_EPOCH ({solver.MAX_EPOCH}) must exceed the cosine start epoch ({offset})"
-        )
     return policy_lr(
         "cosine", cur_epoch, base_lr=solver.BASE_LR, max_epoch=solver.MAX_EPOCH,
         cosine_end_lr=solver.COSINE_END_LR, cosine_start=offset,

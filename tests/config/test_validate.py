@@ -78,7 +78,7 @@ def test_validate_cfg_takes_the_table_as_an_argument():
 def test_rules_moved_from_the_components():
     with pytest.raises(ConfigError, match="TEST.NUM_SPATIAL_CROPS: must be 1 or 3, got 2"):
         check_cfg(build_cfg([], ["TEST.NUM_SPATIAL_CROPS", "2"]))
-    with pytest.raises(ConfigError, match=r"SOLVER.STEPS: must start at 0 .*'steps'"):
+    with pytest.raises(ConfigError, match=r"SOLVER.STEPS must start at 0 .*'steps'"):
         check_cfg(build_cfg([], ["SOLVER.LR_POLICY", "steps", "SOLVER.STEPS", "[5, 10]"]))
     with pytest.raises(ConfigError, match="MODEL.ARCH: 'x3dd' is in neither"):
         check_cfg(build_cfg([], ["MODEL.ARCH", "x3dd"]))
