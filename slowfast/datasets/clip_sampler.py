@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 from fvcore.common.config import CfgNode
 
-from slowfast.datasets import sampling
+from slowfast.datasets.sampling import (
+    clip_indices,
+    clip_span,
+    segment_indices,
+    stride_indices,
+    window_clip_indices,
+)
 
 RULES = ("clip", "segment", "stride")
 
@@ -51,13 +57,13 @@ class ClipSampler:
         """The clip's frame indices: random for ``view`` = ``sampling.RANDOM_VIEW``, else test
         view ``view`` of :attr:`num_test_views`."""
         if self.rule == "clip":
-            return sampling.clip_indices(
+            return clip_indices(
                 video_frames, num_frames, sampling_rate, video_fps, self.target_fps, view,
                 self.num_test_views, rng,
             )
         if self.rule == "segment":
-            return sampling.segment_indices(video_frames, num_frames, view, rng)
-        return sampling.stride_indices(
+            return segment_indices(video_frames, num_frames, view, rng)
+        return stride_indices(
             video_frames, num_frames, sampling_rate, view, self.num_test_views, rng
         )
 
@@ -75,7 +81,7 @@ class ClipSampler:
         video as usual (a frame file costs the same wherever it is)."""
         if self.rule != "clip" or not video_fps:
             return None
-        span = sampling.clip_span(num_frames, max_rate, video_fps, self.target_fps)
+        span = clip_span(num_frames, max_rate, video_fps, self.target_fps)
         return rng.uniform(0.0, max(video_frames - span, 0.0)), span
 
     def window_indices(
@@ -88,6 +94,6 @@ class ClipSampler:
         rng: random.Random,
     ) -> list[int]:
         """A random clip inside a :meth:`shared_window`."""
-        return sampling.window_clip_indices(
+        return window_clip_indices(
             video_frames, num_frames, sampling_rate, video_fps, self.target_fps, window, rng
         )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from slowfast.datasets import transform
 from slowfast.datasets.errors import DataError
+from slowfast.datasets.transform import test_spatial
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -49,7 +49,7 @@ class MultiViewClips:
             return options.packing(zeros), label, index, meta
         indices = view_indices[temporal_view]
         frames = np.stack([frames_by_index[i] for i in indices])
-        frames = transform.test_spatial(
+        frames = test_spatial(
             frames, options.test_crop_size, options.test_crop_size, spatial_idx
         )
         label = self._label_output(self.clip_label(video_idx, indices))

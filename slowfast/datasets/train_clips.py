@@ -15,9 +15,10 @@ import random
 import numpy as np
 import torch
 
-from slowfast.datasets import sampling, transform
 from slowfast.datasets.errors import DataError
+from slowfast.datasets.sampling import RANDOM_VIEW, draw_sampling_rate
 from slowfast.datasets.shape import ClipShape
+from slowfast.datasets.transform import peek, train_scale, train_spatial
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -63,12 +64,12 @@ class TrainClips:
                 )
                 clips, scales = [], []
                 for rng in rngs:  # the draws of read_random_clip, in its order
-                    rate = sampling.draw_sampling_rate(
+                    rate = draw_sampling_rate(
                         shape.sampling_rate, shape.max_sampling_rate, rng
                     )
                     if window is None:
                         clips.append(self._frame_indices(
-                            reader, sampling.RANDOM_VIEW, rate, shape.num_frames, rng
+                            reader, RANDOM_VIEW, rate, shape.num_frames, rng
                         ))
                     else:
                         clips.append(self.sampler.window_indices(
@@ -98,12 +99,12 @@ class TrainClips:
         """A random clip of a video as ``T x H x W x 3`` uint8, and its frame indices."""
         shape = shape or self.train_shape()
         rng = rng or self.rng
-        sampling_rate = sampling.draw_sampling_rate(
+        sampling_rate = draw_sampling_rate(
             shape.sampling_rate, shape.max_sampling_rate, rng
         )
         with self._open(self.records[video_idx]) as reader:
             indices = self._frame_indices(
-                reader, sampling.RANDOM_VIEW, sampling_rate, shape.num_frames, rng
+                reader, RANDOM_VIEW, sampling_rate, shape.num_frames, rng
             )
             return reader.read(indices, self._decode_scale(shape, rng)), indices
 
@@ -113,7 +114,7 @@ class TrainClips:
         if not self.options.decode_at_scale:
             return None
         inverse = self.options.inverse_uniform
-        return transform.peek(rng, lambda r: transform.train_scale(
+        return peek(rng, lambda r: train_scale(
             shape.min_scale, shape.max_scale, shape.crop_size, r, inverse_uniform=inverse
         ))
 
@@ -122,7 +123,7 @@ class TrainClips:
     ) -> list[torch.Tensor]:
         """Random scale and crop (of ``shape``'s size and jitter) and flip, then packing."""
         shape = shape or self.train_shape()
-        frames = transform.train_spatial(
+        frames = train_spatial(
             frames,
             shape.min_scale,
             shape.max_scale,

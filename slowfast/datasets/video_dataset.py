@@ -34,7 +34,6 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import Dataset
 
-from slowfast.datasets import transform
 from slowfast.datasets.cache import CachedVideoReader
 from slowfast.datasets.clip_sampler import ClipSampler
 from slowfast.datasets.decoder import VideoReader, open_video
@@ -44,6 +43,7 @@ from slowfast.datasets.multiview import MultiViewClips
 from slowfast.datasets.options import DatasetOptions
 from slowfast.datasets.shape import ClipShape
 from slowfast.datasets.train_clips import TrainClips
+from slowfast.datasets.transform import to_normalized_tensor
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -258,7 +258,7 @@ class VideoDataset(TrainClips, MultiViewClips, Dataset):
 
     def _pack(self, frames: np.ndarray) -> list[torch.Tensor]:
         options = self.options
-        return options.packing(transform.to_normalized_tensor(frames, options.mean, options.std))
+        return options.packing(to_normalized_tensor(frames, options.mean, options.std))
 
     def _label_output(self, label: int | Sequence[int]) -> int | torch.Tensor:
         if not self.multi_label:
