@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from slowfast.datasets.decoder import VideoReader, resize_frames
+from slowfast.datasets.reader import VideoReader, resize_frames
 
 _videos: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
 _bytes = 0

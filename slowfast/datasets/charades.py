@@ -13,7 +13,12 @@ from collections.abc import Sequence
 
 from slowfast.datasets.annotations import read_frame_list
 from slowfast.datasets.build import DATASET_REGISTRY
-from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+from slowfast.datasets.video_dataset import (
+    Annotations,
+    AnnotationSource,
+    VideoDataset,
+    VideoRecord,
+)
 
 
 @DATASET_REGISTRY.register()
@@ -23,13 +28,11 @@ class Charades(VideoDataset):
     temporal_rule = "stride"
     multi_label = True
 
-    def load_records(self) -> list[VideoRecord]:
-        cfg = self.cfg
-        path = os.path.join(
-            cfg.DATA.PATH_TO_DATA_DIR, f"{'train' if self.split == 'train' else 'val'}.csv"
-        )
-        self.annotation_path = path
-        videos = read_frame_list(path, cfg.DATA.PATH_PREFIX, cfg.MODEL.NUM_CLASSES)
+    @classmethod
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
+        """The frame list of the split (val and test: ``val.csv``) with per-frame labels."""
+        path = os.path.join(source.data_dir, f"{'train' if split == 'train' else 'val'}.csv")
+        videos = read_frame_list(path, source.path_prefix, source.num_classes)
         records = []
         for video in videos.values():
             video_labels = tuple(sorted({c for labels in video.frame_labels for c in labels}))
@@ -41,7 +44,7 @@ class Charades(VideoDataset):
                     frame_labels=tuple(video.frame_labels),
                 )
             )
-        return records
+        return records, path
 
     def clip_label(self, video_idx: int, frame_indices: Sequence[int] | None) -> tuple[int, ...]:
         record = self.records[video_idx]

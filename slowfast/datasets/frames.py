@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from slowfast.datasets.decoder import DECODE_STATS
 from slowfast.datasets.errors import DataError
+from slowfast.datasets.reader import DECODE_STATS, ReaderBase
 from slowfast.datasets.transform import resize_short_side, short_side_shape
 
 
-class FrameListReader:
+class FrameListReader(ReaderBase):
     """The frames of one video listed as files; the same ``read`` interface as the decoders."""
 
     # Frame lists carry no frame rate; the sampling rules for them do not need one.
@@ -70,15 +70,6 @@ class FrameListReader:
             frames = resize_short_side(frames, short_side)
             DECODE_STATS["convert_s"] += time.perf_counter() - start
         return frames
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> FrameListReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # cv2.imdecode flags for a JPEG decoded at 1/k of each side.

@@ -12,7 +12,12 @@ import os
 
 from slowfast.datasets.annotations import bad_line, parse_label, read_lines
 from slowfast.datasets.build import DATASET_REGISTRY
-from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+from slowfast.datasets.video_dataset import (
+    Annotations,
+    AnnotationSource,
+    VideoDataset,
+    VideoRecord,
+)
 
 
 @DATASET_REGISTRY.register()
@@ -21,18 +26,18 @@ class Kinetics(VideoDataset):
 
     temporal_rule = "clip"
 
-    def load_records(self) -> list[VideoRecord]:
-        cfg = self.cfg
-        path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, f"{self.split}.csv")
-        self.annotation_path = path
-        separator = cfg.DATA.PATH_LABEL_SEPARATOR
+    @classmethod
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
+        """The ``path{separator}label`` lines of ``{split}.csv``."""
+        path = os.path.join(source.data_dir, f"{split}.csv")
+        separator = source.separator
         records = []
-        for lineno, line in read_lines(path, f"Kinetics {self.split} annotation file"):
+        for lineno, line in read_lines(path, f"Kinetics {split} annotation file"):
             fields = line.strip().rsplit(separator, 1)
             if len(fields) != 2 or not fields[0]:
                 why = f"expected 'path{separator}label' (DATA.PATH_LABEL_SEPARATOR={separator!r})"
                 raise bad_line(path, lineno, line, why)
-            video = os.path.join(cfg.DATA.PATH_PREFIX, fields[0].strip())
-            label = parse_label(fields[1].strip(), cfg.MODEL.NUM_CLASSES, path, lineno, line)
+            video = os.path.join(source.path_prefix, fields[0].strip())
+            label = parse_label(fields[1].strip(), source.num_classes, path, lineno, line)
             records.append(VideoRecord(name=video, label=label, path=video))
-        return records
+        return records, path

@@ -96,11 +96,13 @@ def seed_worker(worker_id: int) -> None:
         info.dataset.decode_threads = max(1, len(os.sched_getaffinity(0)) // info.num_workers)
 
 
-def _index_sampler(
-    dataset: Any, shuffle: bool, cfg: CfgNode, generator: torch.Generator
+def index_sampler(
+    dataset: Any, shuffle: bool, seed: int, generator: torch.Generator | None = None
 ) -> Sampler[int]:
+    """The per-item sampler: distributed (seeded with ``seed``) when the world has several
+    processes, else random (drawing from ``generator``) or sequential."""
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        return DistributedSampler(dataset, shuffle=shuffle, seed=cfg.RNG_SEED)
+        return DistributedSampler(dataset, shuffle=shuffle, seed=seed)
     if shuffle:
         return RandomSampler(dataset, generator=generator)
     return SequentialSampler(dataset)
@@ -115,14 +117,17 @@ def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> D
     dataset = build_dataset(name, cfg, split)
     batch_size = per_process_batch_size(cfg, split)
     train = split == "train"
-    generator = _seeded_generator(dataset, cfg)
-    sampler = _index_sampler(dataset, train, cfg, generator)
+    seed, workers = cfg.RNG_SEED, cfg.DATA_LOADER.NUM_WORKERS
+    generator = seeded_generator(dataset, seed)
+    sampler = index_sampler(dataset, train, seed, generator)
     if train:
         # A dataset of the user's own that takes plain indices (as PySlowFast's do) gets them.
         keyed = bool(getattr(dataset, "accepts_item_seeds", False))
-        batches = TrainBatchSampler(sampler, batch_size, cfg.RNG_SEED, _rank(), keyed)
-        return _loader(dataset, cfg, generator, batch_sampler=batches)
-    return _loader(dataset, cfg, generator, sampler=sampler, batch_size=batch_size)
+        batches = TrainBatchSampler(sampler, batch_size, seed, _rank(), keyed)
+        return make_loader(dataset, seed, generator, workers, cfg.DATA_LOADER.PIN_MEMORY,
+                           batch_sampler=batches)
+    return make_loader(dataset, seed, generator, workers, cfg.DATA_LOADER.PIN_MEMORY,
+                       sampler=sampler, batch_size=batch_size)
 
 
 def item_seed(seed: int, epoch: int, rank: int, iteration: int, slot: int) -> int:
@@ -212,31 +217,44 @@ def start_at(loader: DataLoader, iteration: int) -> None:
 def build_loader(dataset: Any, cfg: CfgNode, batch_sampler: Sampler) -> DataLoader:
     """A loader of ``dataset`` driven by ``batch_sampler``, with the same workers, seeding and
     collation as :func:`construct_loader` (multigrid's scheduled batches use it)."""
-    return _loader(dataset, cfg, _seeded_generator(dataset, cfg), batch_sampler=batch_sampler)
+    seed = cfg.RNG_SEED
+    return make_loader(
+        dataset, seed, seeded_generator(dataset, seed), cfg.DATA_LOADER.NUM_WORKERS,
+        cfg.DATA_LOADER.PIN_MEMORY, batch_sampler=batch_sampler,
+    )
 
 
-def _seeded_generator(dataset: Any, cfg: CfgNode) -> torch.Generator:
-    """The loader's generator, seeded from RNG_SEED; it also seeds the dataset's augmentation
+def seeded_generator(dataset: Any, seed: int) -> torch.Generator:
+    """The loader's generator, seeded with ``seed``; it also seeds the dataset's augmentation
     stream used when loading in this process (NUM_WORKERS 0)."""
     generator = torch.Generator()
-    generator.manual_seed(cfg.RNG_SEED)
+    generator.manual_seed(seed)
     if hasattr(dataset, "reseed"):
         dataset.reseed(int(torch.randint(2**62, (1,), generator=generator)))
     return generator
 
 
-def _loader(dataset: Any, cfg: CfgNode, generator: torch.Generator, **sampling: Any) -> DataLoader:
+def make_loader(
+    dataset: Any,
+    seed: int,
+    generator: torch.Generator,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    **sampling: Any,
+) -> DataLoader:
+    """A ``DataLoader`` with this package's collation and worker set-up; ``sampling`` is the
+    ``DataLoader``'s (``batch_sampler``, or ``sampler`` and ``batch_size``)."""
     loader = DataLoader(
         dataset,
-        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
-        pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
+        num_workers=num_workers,
+        pin_memory=pin_memory and torch.cuda.is_available(),
         collate_fn=collate,
         worker_init_fn=seed_worker,
         generator=generator,
         persistent_workers=False,
         **sampling,
     )
-    loader.base_seed = cfg.RNG_SEED  # shuffle_dataset derives each epoch's streams from it
+    loader.base_seed = seed  # shuffle_dataset derives each epoch's streams from it
     return loader
 
 

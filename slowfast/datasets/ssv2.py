@@ -15,7 +15,12 @@ import os
 from slowfast.datasets.annotations import read_frame_list, read_json
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.errors import DataError
-from slowfast.datasets.video_dataset import VideoDataset, VideoRecord
+from slowfast.datasets.video_dataset import (
+    Annotations,
+    AnnotationSource,
+    VideoDataset,
+    VideoRecord,
+)
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -29,21 +34,21 @@ class Ssv2(VideoDataset):
 
     temporal_rule = "segment"
 
-    def load_records(self) -> list[VideoRecord]:
-        cfg = self.cfg
-        root = cfg.DATA.PATH_TO_DATA_DIR
-        train = self.split == "train"
+    @classmethod
+    def read_annotations(cls, split: str, source: AnnotationSource) -> Annotations:
+        """The split's JSON file, labelled through the labels file, with its frame list."""
+        root = source.data_dir
+        train = split == "train"
         labels_path = os.path.join(root, LABELS_FILE)
         split_path = os.path.join(
             root, f"something-something-v2-{'train' if train else 'validation'}.json"
         )
         list_path = os.path.join(root, f"{'train' if train else 'val'}.csv")
-        self.annotation_path = split_path
-        class_ids = _class_ids(labels_path, cfg.MODEL.NUM_CLASSES)
+        class_ids = _class_ids(labels_path, source.num_classes)
         entries = read_json(split_path, "SSv2 split file")
         if not isinstance(entries, list):
             raise DataError(f"{split_path}: expected a JSON list of videos")
-        videos = read_frame_list(list_path, cfg.DATA.PATH_PREFIX)
+        videos = read_frame_list(list_path, source.path_prefix)
         records, missing = [], []
         for n, entry in enumerate(entries):
             try:
@@ -73,7 +78,7 @@ class Ssv2(VideoDataset):
                 "%d of the %d videos of %s have no frames in %s and are left out (e.g. %s)",
                 len(missing), len(entries), split_path, list_path, ", ".join(missing[:3]),
             )
-        return records
+        return records, split_path
 
 
 def _class_ids(path: str, num_classes: int) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""What ``tools/run_net.py`` does: parse, validate, then dry-run, train and/or test.
+"""What ``tools/run_net.py`` does: parse, validate once and freeze, then dry-run, train and/or test.
 
 User mistakes (a bad config key, a missing file, a malformed annotation) end the process with
 status 2 and a one-line message instead of a traceback, also when they happen inside a process
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from fvcore.common.config import CfgNode
 
-from slowfast.config.defaults import assert_and_infer_cfg
 from slowfast.config.errors import ConfigError
+from slowfast.engine.config_check import check_cfg
 from slowfast.utils.distributed import ChildUserError
 from slowfast.utils.parser import load_config, parse_args, user_error
 from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     errors = user_error_types()
     try:
-        cfg = assert_and_infer_cfg(load_config(args))
+        cfg = check_cfg(load_config(args))  # the one validation; the cfg is frozen from here
         if args.dry_run:
             return dry_run(cfg)
         from slowfast.engine.launch import run

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
-from slowfast.config.defaults import assert_and_infer_cfg
+from slowfast.engine.config_check import check_cfg
 from slowfast.engine.hooks import default_hooks
 from slowfast.engine.tester import test
 from slowfast.engine.trainer import build_trainer
@@ -59,8 +59,9 @@ def _match_world_size(cfg: CfgNode) -> CfgNode:
     per_node = max(cfg.NUM_GPUS, 1)
     if world > 1 and world != per_node * cfg.NUM_SHARDS and world % per_node == 0:
         cfg = cfg.clone()
+        cfg.defrost()
         cfg.NUM_SHARDS = world // per_node
-        assert_and_infer_cfg(cfg)
+        check_cfg(cfg)
     return cfg
 
 
@@ -90,6 +91,10 @@ def run(
     user_errors: tuple[type[BaseException], ...] = (),
 ) -> dict[str, Any] | None:
     """Launch :func:`_job` on every process of the job (PySlowFast's launch semantics);
-    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``). Returns
-    :func:`_job`'s results when the job runs in this process, None when it spawned children."""
+    ``user_errors`` are reported by spawned processes as one line (see ``launch_job``). A cfg
+    that did not come through the CLI (not frozen) is validated and frozen here, on a copy.
+    Returns :func:`_job`'s results when the job runs in this process, None when it spawned
+    children."""
+    if not cfg.is_frozen():
+        cfg = check_cfg(cfg.clone())
     return launch_job(cfg, init_method, _job, user_errors=user_errors)

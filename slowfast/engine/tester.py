@@ -12,6 +12,7 @@ from typing import Any
 from fvcore.common.config import CfgNode
 
 from slowfast.datasets.loader import construct_loader
+from slowfast.engine.config_check import check_cfg
 from slowfast.engine.evaluator import MultiViewEvaluator, run_evaluation
 from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
@@ -23,7 +24,11 @@ logger = get_logger(__name__)
 
 
 def test(cfg: CfgNode) -> dict[str, Any]:
-    """Test the model on the "test" split with multi-view ensembling; returns the metrics."""
+    """Test the model on the "test" split with multi-view ensembling; returns the metrics.
+
+    A cfg that was not validated at an entry point (not frozen) is validated on a copy first."""
+    if not cfg.is_frozen():
+        cfg = check_cfg(cfg.clone())
     device = du.get_device(cfg)
     model = place_model(build_model(cfg), device, memory_format=model_memory_format(cfg, device))
     path = load_test_weights(cfg, model)

@@ -13,6 +13,7 @@ from typing import Any
 from fvcore.common.config import CfgNode
 
 from slowfast.config.errors import ConfigError
+from slowfast.config.validate import thawed
 from slowfast.multigrid.builder import build_schedule
 from slowfast.multigrid.cfg_input import is_initialised
 from slowfast.multigrid.phase import Phase
@@ -20,13 +21,15 @@ from slowfast.multigrid.schedule import Schedule
 
 
 def set_keys(cfg: CfgNode, updates: dict[str, Any]) -> CfgNode:
-    """Write dotted ``key -> value`` pairs into ``cfg`` in place; returns ``cfg``."""
-    for key, value in updates.items():
-        *path, leaf = key.split(".")
-        node = cfg
-        for part in path:
-            node = node[part]
-        node[leaf] = value
+    """Write dotted ``key -> value`` pairs into ``cfg`` in place; returns ``cfg``. A frozen cfg
+    (validated at the edge) is thawed for the rewrite and frozen again."""
+    with thawed(cfg):
+        for key, value in updates.items():
+            *path, leaf = key.split(".")
+            node = cfg
+            for part in path:
+                node = node[part]
+            node[leaf] = value
     return cfg
 
 

@@ -16,6 +16,16 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.config.errors import ConfigError
+from slowfast.config.validate import check_lr_schedule
+from slowfast.utils.registry import Registry
+
+LR_POLICY_REGISTRY = Registry("LR_POLICY")
+LR_POLICY_REGISTRY.__doc__ = """LR policies by SOLVER.LR_POLICY name.
+
+Contract: ``@LR_POLICY_REGISTRY.register_as("name")`` on a function ``policy(cfg, epoch)`` that
+returns the learning rate at fractional ``epoch`` without warm-up (``get_lr_at_epoch`` adds the
+warm-up); it raises :class:`ConfigError` naming the SOLVER key when the config cannot define it.
+"""
 
 
 def policy_lr(
@@ -41,7 +51,8 @@ def policy_lr(
     """
     if policy == "cosine":
         progress = (epoch - cosine_start) / (max_epoch - cosine_start)
-        return cosine_end_lr + 0.5 * (base_lr - cosine_end_lr) * (1.0 + math.cos(math.pi * progress))
+        cosine = 1.0 + math.cos(math.pi * progress)
+        return cosine_end_lr + 0.5 * (base_lr - cosine_end_lr) * cosine
     if policy == "constant" or not steps:
         return base_lr
     index = 0
@@ -53,17 +64,10 @@ def policy_lr(
     return base_lr * lrs[index]
 
 
-def _check_steps(cfg: CfgNode) -> None:
-    steps = list(cfg.SOLVER.STEPS)
-    if not steps or steps[0] != 0:
-        raise ConfigError(
-            f"SOLVER.STEPS must start at 0 for LR policy {cfg.SOLVER.LR_POLICY!r}, got {steps}"
-        )
-
-
+@LR_POLICY_REGISTRY.register_as("steps_with_relative_lrs")
 def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times the SOLVER.LRS entry of the current step interval."""
-    _check_steps(cfg)
+    check_lr_schedule(cfg)
     solver = cfg.SOLVER
     index = sum(1 for s in solver.STEPS if cur_epoch >= s) - 1
     if index >= len(solver.LRS):
@@ -77,55 +81,41 @@ def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
     )
 
 
+@LR_POLICY_REGISTRY.register_as("steps")
 def _lr_steps(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR times GAMMA to the power of the current step interval's index."""
-    _check_steps(cfg)
+    check_lr_schedule(cfg)
     solver = cfg.SOLVER
     return policy_lr(
         "steps", cur_epoch, base_lr=solver.BASE_LR, steps=solver.STEPS, gamma=solver.GAMMA
     )
 
 
+@LR_POLICY_REGISTRY.register_as("cosine")
 def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
     """Half a cosine from BASE_LR (at 0, or at WARMUP_EPOCHS) down to COSINE_END_LR at MAX_EPOCH."""
+    check_lr_schedule(cfg)
     solver = cfg.SOLVER
-    if solver.COSINE_END_LR > solver.BASE_LR:
-        raise ConfigError(
-            f"SOLVER.COSINE_END_LR ({solver.COSINE_END_LR}) must not exceed "
-            f"SOLVER.BASE_LR ({solver.BASE_LR})"
-        )
     offset = solver.WARMUP_EPOCHS if solver.COSINE_AFTER_WARMUP else 0.0
-    if solver.MAX_EPOCH - offset <= 0:
-        raise ConfigError(
-            f"SOLVER.MAX_EPOCH ({solver.MAX_EPOCH}) must exceed the cosine start epoch ({offset})"
-        )
     return policy_lr(
         "cosine", cur_epoch, base_lr=solver.BASE_LR, max_epoch=solver.MAX_EPOCH,
         cosine_end_lr=solver.COSINE_END_LR, cosine_start=offset,
     )
 
 
+@LR_POLICY_REGISTRY.register_as("constant")
 def _lr_constant(cfg: CfgNode, cur_epoch: float) -> float:
     """BASE_LR throughout."""
     return cfg.SOLVER.BASE_LR
 
 
-_POLICIES: dict[str, Callable[[CfgNode, float], float]] = {
-    "steps_with_relative_lrs": _lr_steps_with_relative_lrs,
-    "steps": _lr_steps,
-    "cosine": _lr_cosine,
-    "constant": _lr_constant,
-}
-
-
 def get_policy(name: str) -> Callable[[CfgNode, float], float]:
     """The schedule function registered under ``name`` (a SOLVER.LR_POLICY value)."""
-    try:
-        return _POLICIES[name]
-    except KeyError:
+    if name not in LR_POLICY_REGISTRY:
         raise ConfigError(
-            f"SOLVER.LR_POLICY: unknown policy {name!r}; choose one of {sorted(_POLICIES)}"
-        ) from None
+            f"SOLVER.LR_POLICY: unknown policy {name!r}; choose one of {LR_POLICY_REGISTRY.names()}"
+        )
+    return LR_POLICY_REGISTRY.get(name)
 
 
 def get_lr_at_epoch(cfg: CfgNode, cur_epoch: float) -> float:

@@ -16,9 +16,14 @@ out), so that optimizer states from PySlowFast checkpoints load into ours and ba
 Parameters with ``requires_grad=False`` are left out. The groups hold the model's own
 ``Parameter`` objects, so swapping a norm layer in place while keeping its Parameters keeps the
 optimizer state attached to them.
+
+The functions take explicit arguments; :func:`construct_optimizer` and :func:`clip_gradients`
+are the cfg-reading wrappers the trainer calls.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from fvcore.common.config import CfgNode
@@ -27,18 +32,30 @@ from torch import nn
 from slowfast.config.errors import ConfigError
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger
-from slowfast.utils.lr_policy import get_lr_at_epoch, set_lr
+from slowfast.utils.lr_policy import set_lr
+from slowfast.utils.registry import Registry
 
 __all__ = [
+    "OPTIMIZER_REGISTRY",
     "clip_gradients",
+    "clip_grads",
     "construct_optimizer",
-    "get_epoch_lr",
+    "create_optimizer",
     "get_param_groups",
     "is_norm_module",
+    "param_groups",
     "set_lr",
 ]
 
 logger = get_logger(__name__)
+
+OPTIMIZER_REGISTRY = Registry("OPTIMIZER")
+OPTIMIZER_REGISTRY.__doc__ = """Optimizers by SOLVER.OPTIMIZING_METHOD name.
+
+Contract: ``@OPTIMIZER_REGISTRY.register_as("name")`` on a function ``make(groups, *, lr,
+momentum, weight_decay, dampening, nesterov, betas)`` returning a ``torch.optim.Optimizer`` over
+the param groups; it ignores the settings its method has no use for.
+"""
 
 
 def is_norm_module(module: nn.Module) -> bool:
@@ -50,7 +67,9 @@ def is_norm_module(module: nn.Module) -> bool:
     return isinstance(getattr(module, "split_bn", None), nn.modules.batchnorm._NormBase)
 
 
-def get_param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
+def param_groups(
+    model: nn.Module, *, weight_decay: float, bn_weight_decay: float, zero_wd_1d: bool = False
+) -> list[dict]:
     """The optimizer's param groups (``params``, ``weight_decay``, ``name``), empty ones dropped."""
     model = unwrap(model)
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
@@ -69,11 +88,11 @@ def get_param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
                 groups["bn"].append(param)
             elif any(key in name for key in skip):
                 groups["zero"].append(param)
-            elif cfg.SOLVER.ZERO_WD_1D_PARAM and (param.ndim == 1 or name.endswith(".bias")):
+            elif zero_wd_1d and (param.ndim == 1 or name.endswith(".bias")):
                 groups["zero"].append(param)
             else:
                 groups["non_bn"].append(param)
-    decay = {"bn": cfg.BN.WEIGHT_DECAY, "non_bn": cfg.SOLVER.WEIGHT_DECAY, "zero": 0.0}
+    decay = {"bn": bn_weight_decay, "non_bn": weight_decay, "zero": 0.0}
     logger.info(
         "Optimizer param groups: bn %d, non_bn %d, zero-decay %d, frozen %d",
         len(groups["bn"]),
@@ -88,55 +107,91 @@ def get_param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
     ]
 
 
-def construct_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
-    """SGD, Adam or AdamW (SOLVER.OPTIMIZING_METHOD) over :func:`get_param_groups`."""
-    groups = get_param_groups(model, cfg)
-    if not groups:
-        raise ValueError("construct_optimizer: the model has no trainable parameters")
-    solver = cfg.SOLVER
-    method = solver.OPTIMIZING_METHOD
-    if method == "sgd":
-        if solver.NESTEROV and (solver.MOMENTUM <= 0 or solver.DAMPENING != 0):
-            raise ConfigError(
-                "SOLVER.NESTEROV needs SOLVER.MOMENTUM > 0 and SOLVER.DAMPENING == 0, got "
-                f"MOMENTUM={solver.MOMENTUM}, DAMPENING={solver.DAMPENING}"
-            )
-        return torch.optim.SGD(
-            groups,
-            lr=solver.BASE_LR,
-            momentum=solver.MOMENTUM,
-            weight_decay=solver.WEIGHT_DECAY,
-            dampening=solver.DAMPENING,
-            nesterov=solver.NESTEROV,
-        )
-    if method in ("adam", "adamw"):
-        cls = torch.optim.Adam if method == "adam" else torch.optim.AdamW
-        return cls(
-            groups,
-            lr=solver.BASE_LR,
-            betas=tuple(solver.BETAS),
-            eps=1e-8,
-            weight_decay=solver.WEIGHT_DECAY,
-        )
-    raise ConfigError(
-        f"SOLVER.OPTIMIZING_METHOD: unknown optimizer {method!r}; choose sgd, adam or adamw"
+def get_param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
+    """:func:`param_groups` with SOLVER.WEIGHT_DECAY, BN.WEIGHT_DECAY, SOLVER.ZERO_WD_1D_PARAM."""
+    return param_groups(
+        model,
+        weight_decay=cfg.SOLVER.WEIGHT_DECAY,
+        bn_weight_decay=cfg.BN.WEIGHT_DECAY,
+        zero_wd_1d=cfg.SOLVER.ZERO_WD_1D_PARAM,
     )
 
 
-def get_epoch_lr(cur_epoch: float, cfg: CfgNode) -> float:
-    """PySlowFast's name for :func:`slowfast.utils.lr_policy.get_lr_at_epoch`."""
-    return get_lr_at_epoch(cfg, cur_epoch)
+@OPTIMIZER_REGISTRY.register_as("sgd")
+def _sgd(groups, *, lr, momentum, weight_decay, dampening, nesterov, betas):
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ConfigError(
+            "SOLVER.NESTEROV needs SOLVER.MOMENTUM > 0 and SOLVER.DAMPENING == 0, got "
+            f"MOMENTUM={momentum}, DAMPENING={dampening}"
+        )
+    return torch.optim.SGD(
+        groups, lr=lr, momentum=momentum, weight_decay=weight_decay, dampening=dampening,
+        nesterov=nesterov,
+    )
 
 
-def clip_gradients(model: nn.Module, cfg: CfgNode) -> float | None:
-    """Clip gradients per SOLVER.CLIP_GRAD_VAL (takes precedence, as in PySlowFast) or
-    SOLVER.CLIP_GRAD_L2NORM; returns the total gradient L2 norm before clipping.
+@OPTIMIZER_REGISTRY.register_as("adam")
+def _adam(groups, *, lr, weight_decay, betas, **_unused):
+    return torch.optim.Adam(groups, lr=lr, betas=tuple(betas), eps=1e-8, weight_decay=weight_decay)
+
+
+@OPTIMIZER_REGISTRY.register_as("adamw")
+def _adamw(groups, *, lr, weight_decay, betas, **_unused):
+    return torch.optim.AdamW(
+        groups, lr=lr, betas=tuple(betas), eps=1e-8, weight_decay=weight_decay
+    )
+
+
+def create_optimizer(
+    groups: list[dict],
+    method: str = "sgd",
+    *,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    betas: Sequence[float] = (0.9, 0.999),
+) -> torch.optim.Optimizer:
+    """The optimizer registered as ``method`` over ``groups`` (see :func:`param_groups`)."""
+    if not groups:
+        raise ValueError("construct_optimizer: the model has no trainable parameters")
+    if method not in OPTIMIZER_REGISTRY:
+        raise ConfigError(
+            f"SOLVER.OPTIMIZING_METHOD: unknown optimizer {method!r}; "
+            f"choose from {OPTIMIZER_REGISTRY.names()}"
+        )
+    return OPTIMIZER_REGISTRY.get(method)(
+        groups, lr=lr, momentum=momentum, weight_decay=weight_decay, dampening=dampening,
+        nesterov=nesterov, betas=betas,
+    )
+
+
+def construct_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
+    """SOLVER.OPTIMIZING_METHOD over :func:`get_param_groups`, with the SOLVER settings."""
+    solver = cfg.SOLVER
+    return create_optimizer(
+        get_param_groups(model, cfg),
+        solver.OPTIMIZING_METHOD,
+        lr=solver.BASE_LR,
+        momentum=solver.MOMENTUM,
+        weight_decay=solver.WEIGHT_DECAY,
+        dampening=solver.DAMPENING,
+        nesterov=solver.NESTEROV,
+        betas=solver.BETAS,
+    )
+
+
+def clip_grads(
+    model: nn.Module, max_value: float | None = None, max_norm: float | None = None
+) -> float | None:
+    """Clip gradients to ``max_value`` (takes precedence, as in PySlowFast) or to L2 norm
+    ``max_norm``; returns the total gradient L2 norm before clipping.
 
     With neither set nothing is computed and None is returned (no device synchronisation).
     Under mixed precision call ``scaler.unscale_(optimizer)`` first so the thresholds apply to
     the true gradients.
     """
-    max_value, max_norm = cfg.SOLVER.CLIP_GRAD_VAL, cfg.SOLVER.CLIP_GRAD_L2NORM
     if not max_value and not max_norm:
         return None
     params = [p for p in model.parameters() if p.grad is not None]
@@ -150,3 +205,8 @@ def clip_gradients(model: nn.Module, cfg: CfgNode) -> float | None:
     else:
         norm = nn.utils.clip_grad_norm_(params, max_norm)
     return float(norm)
+
+
+def clip_gradients(model: nn.Module, cfg: CfgNode) -> float | None:
+    """:func:`clip_grads` with SOLVER.CLIP_GRAD_VAL and SOLVER.CLIP_GRAD_L2NORM."""
+    return clip_grads(model, cfg.SOLVER.CLIP_GRAD_VAL, cfg.SOLVER.CLIP_GRAD_L2NORM)

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from slowfast.config import ConfigError, assert_and_infer_cfg, build_cfg, get_cfg
-from slowfast.config.defaults import UNSUPPORTED_SWITCHES
+from slowfast.config.validate import UNSUPPORTED_SWITCHES
+from slowfast.engine.config_check import check_cfg
 from slowfast.utils.parser import load_config, parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -115,7 +116,7 @@ def test_all_shipped_configs_validate():
     files = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
     assert files, "no configs shipped"
     for f in files:
-        assert_and_infer_cfg(build_cfg([f]))
+        check_cfg(build_cfg([f]))
 
 
 @pytest.mark.parametrize(
@@ -170,5 +171,5 @@ def test_pyslowfast_configs_load_unchanged(tmp_path):
             node[last] = value
         path = tmp_path / os.path.basename(name)
         path.write_text(yaml.safe_dump(nested))
-        cfg = assert_and_infer_cfg(build_cfg([str(path)]))
+        cfg = check_cfg(build_cfg([str(path)]))
         assert cfg.MODEL.ARCH == flat.get("MODEL.ARCH", "slowfast"), name

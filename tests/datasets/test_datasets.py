@@ -199,10 +199,10 @@ def test_unusable_torchvision_backend_falls_back_with_one_log_line(
 ):
     import sys
 
-    from slowfast.datasets import video_dataset
+    from slowfast.datasets import options
 
     monkeypatch.setitem(sys.modules, "torchvision", None)
-    monkeypatch.setattr(video_dataset, "_backend_notes_logged", set())
+    monkeypatch.setattr(options, "_backend_notes_logged", set())
     cfg = kinetics_cfg("DATA.DECODING_BACKEND", "torchvision")
     with caplog.at_level("WARNING"):
         first = build_dataset("kinetics", cfg, "train")

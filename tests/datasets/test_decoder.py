@@ -72,7 +72,7 @@ def test_reading_again_from_the_same_reader(videos):
 
 
 def test_far_apart_frames_are_reached_by_seeking(videos, monkeypatch):
-    monkeypatch.setattr("slowfast.datasets.decoder.SEEK_GAP_S", 1.0)
+    monkeypatch.setattr("slowfast.datasets.pyav_reader.SEEK_GAP_S", 1.0)
     with open_video(videos["long"]) as reader:
         assert numbers_of(reader.read([10, 280, 12])) == [10, 280, 12]
         assert reader.frames_decoded <= 2 * 30 + 5  # two runs, each from its keyframe

@@ -19,6 +19,7 @@ counts come from the schedule's epochs (per video), so they do not depend on the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import time
 from collections import OrderedDict
@@ -84,7 +85,7 @@ def measure(dataset, shape: ClipShape, clips: int, seed: int) -> dict[bool, Shap
     for k in range(clips):
         order = [m for _, m in MODES]
         for at_scale in order if k % 2 == 0 else order[::-1]:
-            cfg.DATA.DECODE_AT_SCALE = at_scale
+            dataset.options = dataclasses.replace(dataset.options, decode_at_scale=at_scale)
             rng = random.Random(item_seed(seed, 0, 0, k, 0))
             before = {s: DECODE_STATS[s] for s in (*STAGES[:4], "frames")}
             start_cpu = time.process_time()
@@ -115,8 +116,7 @@ def measure(dataset, shape: ClipShape, clips: int, seed: int) -> dict[bool, Shap
 def measure_amortised(dataset, shape: ClipShape, clips: int, k: int, seed: int) -> ShapeCost:
     """CPU ms per clip (everything: decode to pack) when ``k`` clips are cut from each decode
     (``DATA.CLIPS_PER_DECODE``; the dataset's batched fetch), decoding at scale."""
-    dataset.cfg.defrost()
-    dataset.cfg.DATA.DECODE_AT_SCALE = True
+    dataset.options = dataclasses.replace(dataset.options, decode_at_scale=True)
     frames_before = DECODE_STATS["frames"]
     groups = max(clips // k, 1)
     start_cpu = time.process_time()

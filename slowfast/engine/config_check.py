@@ -1,0 +1,56 @@
+"""The edge check of a config: the allowed names come from the registries, then the cfg freezes.
+
+:func:`allowed_choices` assembles the table "config key -> allowed names" from the registries of
+every extension point, so error messages list exactly what can be built;
+:func:`check_cfg` runs :func:`slowfast.config.validate_cfg` with it and freezes the cfg. Entry
+points (``tools/run_net.py`` through :mod:`slowfast.engine.cli`, the launcher) call it once; from
+then on only a multigrid phase rewrites the cfg (inside :func:`slowfast.config.thawed`).
+"""
+
+from __future__ import annotations
+
+from fvcore.common.config import CfgNode
+
+from slowfast.config.validate import Choices, validate_cfg
+from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.decoder import DECODER_REGISTRY
+from slowfast.engine.losses import LOSS_REGISTRY
+from slowfast.models.build import EXTRA_MODULES_ENV, MODEL_REGISTRY, import_extra_modules
+from slowfast.models.norm import NORM_REGISTRY
+from slowfast.models.resnet_helper import TRANS_FUNC_REGISTRY
+from slowfast.utils.lr_policy import LR_POLICY_REGISTRY
+from slowfast.utils.optimizer import OPTIMIZER_REGISTRY
+from slowfast.utils.registry import registered_names
+
+__all__ = ["allowed_choices", "check_cfg"]
+
+
+def allowed_choices() -> dict[str, Choices]:
+    """``config key -> Choices`` read from the registries now (after importing the user's
+    modules listed in ``SLOWFAST_EXTRA_MODULES``, which may register models and others)."""
+    import_extra_modules()
+    datasets = Choices(tuple(registered_names(DATASET_REGISTRY)), fold=str.capitalize)
+    return {
+        "TRAIN.DATASET": datasets,
+        "TEST.DATASET": datasets,
+        "MODEL.MODEL_NAME": Choices(
+            tuple(registered_names(MODEL_REGISTRY)),
+            hint=f"(a model in your own file must be imported first: list it in "
+            f"${EXTRA_MODULES_ENV})",
+        ),
+        "MODEL.LOSS_FUNC": Choices(tuple(registered_names(LOSS_REGISTRY))),
+        "SOLVER.LR_POLICY": Choices(tuple(registered_names(LR_POLICY_REGISTRY))),
+        "SOLVER.OPTIMIZING_METHOD": Choices(tuple(registered_names(OPTIMIZER_REGISTRY))),
+        "DATA.DECODING_BACKEND": Choices(tuple(registered_names(DECODER_REGISTRY))),
+        "BN.NORM_TYPE": Choices(tuple(registered_names(NORM_REGISTRY))),
+        "RESNET.TRANS_FUNC": Choices(tuple(registered_names(TRANS_FUNC_REGISTRY))),
+    }
+
+
+def check_cfg(cfg: CfgNode, freeze: bool = True) -> CfgNode:
+    """Validate ``cfg`` in one pass against :func:`allowed_choices` and (by default) freeze it;
+    returns the same cfg. Raises :class:`~slowfast.config.ConfigError` naming the key at fault."""
+    validate_cfg(cfg, allowed_choices())
+    if freeze:
+        cfg.freeze()
+    return cfg

@@ -1,0 +1,33 @@
+"""fvcore's ``Registry`` with registration under a chosen name, for extension points whose
+config values are not Python identifiers or class names ("pyav", "cross_entropy")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fvcore.common.registry import Registry as _FvcoreRegistry
+
+T = TypeVar("T")
+
+
+class Registry(_FvcoreRegistry):
+    """A name -> object table; the names are the values a config key accepts."""
+
+    def register_as(self, name: str) -> Callable[[T], T]:
+        """Decorator registering its object under ``name`` (``register()`` uses ``__name__``)."""
+
+        def deco(obj: T) -> T:
+            self._do_register(name, obj)
+            return obj
+
+        return deco
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted(name for name, _ in self)
+
+
+def registered_names(registry: Any) -> list[str]:
+    """The sorted names of any fvcore registry (this subclass or the plain one)."""
+    return sorted(name for name, _ in registry)
