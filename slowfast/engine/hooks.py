@@ -35,7 +35,7 @@ from slowfast.models.norm import aggregate_sub_bn_stats
 from slowfast.utils import distributed as du
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger, log_json_stats
-from slowfast.utils.precise_bn import update_bn_stats
+from slowfast.models.precise_bn import update_bn_stats
 
 __all__ = [
     "CheckpointHook", "EvalHook", "HookBase", "IterationTimer", "LRScheduler", "MetricsWriter",

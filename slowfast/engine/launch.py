@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast.checkpoint import get_last_checkpoint
 from slowfast.engine.config_check import check_cfg
 from slowfast.engine.hooks import default_hooks
 from slowfast.engine.tester import test
@@ -78,10 +79,15 @@ def _job(cfg: CfgNode) -> dict[str, Any]:
     logger.info("config:\n%s", cfg.dump())
     seed_everything(cfg.RNG_SEED)
     results: dict[str, Any] = {}
-    if cfg.TRAIN.ENABLE:
-        results["train"] = train(cfg)
-    if cfg.TEST.ENABLE:
-        results["test"] = test(cfg)
+    try:
+        if cfg.TRAIN.ENABLE:
+            results["train"] = train(cfg)
+        if cfg.TEST.ENABLE:
+            results["test"] = test(cfg)
+    except BaseException as err:
+        if du.get_world_size() > 1 and du.is_collective_failure(err):
+            du.report_lost_peer(err, get_last_checkpoint(cfg.OUTPUT_DIR))
+        raise
     return results
 
 

@@ -273,10 +273,9 @@ def roll_call(rank: int, world: int, timeout_s: float = 10.0) -> list[int] | Non
         return None
 
 
-def report_lost_peer(err: BaseException, cfg: CfgNode) -> None:
-    """Log which rank was lost and where the newest checkpoint is, as the survivor's last line."""
-    from slowfast.checkpoint.paths import get_last_checkpoint
-
+def report_lost_peer(err: BaseException, checkpoint: str | None) -> None:
+    """Log which rank was lost and where the newest checkpoint (``checkpoint``, found by the
+    caller) is, as the survivor's last line."""
     rank, world = get_rank(), get_world_size()
     lost = roll_call(rank, world, min(10.0, dist_timeout().total_seconds()))
     if lost is None:
@@ -285,7 +284,7 @@ def report_lost_peer(err: BaseException, cfg: CfgNode) -> None:
         who = f"lost rank(s) {lost} of {world} (no answer to a roll call)"
     else:
         who = f"every rank of {world} still answers; a collective failed anyway"
-    checkpoint = get_last_checkpoint(cfg.OUTPUT_DIR) or "none yet"
+    checkpoint = checkpoint or "none yet"
     first_line = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
     logger.error(
         "rank %d: the distributed job cannot go on: %s; %s: %s. Last checkpoint: %s "

@@ -27,10 +27,8 @@ from slowfast.utils.distributed import (
     get_backend,
     get_world_size,
     init_distributed,
-    is_collective_failure,
     is_initialized,
     is_torchrun,
-    report_lost_peer,
 )
 from slowfast.utils.preemption import PREEMPT_SIGNALS, PREEMPTED_EXIT_CODE, Preempted
 
@@ -85,8 +83,6 @@ def _worker(
             # Report when it happened: peers of a crashed process fail soon after with their
             # own (secondary) errors, and the parent should show the first one.
             errors.put((time.time(), local_rank, "error", traceback.format_exc()[-16000:]))
-        if is_initialized() and get_world_size() > 1 and is_collective_failure(err):
-            report_lost_peer(err, cfg)
         raise
     finally:
         if ok:

@@ -14,6 +14,7 @@ import torch
 from fvcore.nn import precise_bn as fvcore_precise_bn
 from torch import nn
 
+from slowfast.models.norm import aggregate_sub_bn_stats
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
 
@@ -34,14 +35,6 @@ def _model_inputs(batch: Any, device: torch.device | None) -> list[torch.Tensor]
 def _feed(loader: Iterable[Any], device: torch.device | None) -> Iterator[list[torch.Tensor]]:
     for batch in loader:
         yield _model_inputs(batch, device)
-
-
-def _aggregate_sub_bn(model: nn.Module) -> None:
-    try:
-        from slowfast.models.norm import aggregate_sub_bn_stats
-    except ImportError:
-        return
-    aggregate_sub_bn_stats(model)
 
 
 def _average_over_processes(layers: list[nn.Module]) -> None:
@@ -106,7 +99,7 @@ def update_bn_stats(
             if bn not in used:
                 bn.running_mean, bn.running_var = before[bn]
         _average_over_processes([bn for bn in layers if bn in used])
-        _aggregate_sub_bn(model)
+        aggregate_sub_bn_stats(model)
         logger.info("Precise BN: %d layers updated over %d batches", len(used), num_batches)
         return num_batches
     finally:

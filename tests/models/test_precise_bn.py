@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from slowfast.models.norm import SubBatchNorm3d
-from slowfast.utils.precise_bn import update_bn_stats
+from slowfast.models.precise_bn import update_bn_stats
 
 
 class TwoPathway(nn.Module):
