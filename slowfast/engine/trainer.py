@@ -114,8 +114,8 @@ class Trainer(TrainerBase):
     def resume_or_load(self) -> None:
         """Continue from the newest checkpoint (with its counters, clocks and RNG), or initialise
         from TRAIN.CHECKPOINT_FILE_PATH, or start from scratch; sets ``self.checkpointer``, which
-        saves the model with the optimizer, scaler, RNG, these counters and every hook that has
-        ``state_dict`` / ``load_state_dict``.
+        saves the model with the optimizer, scaler, RNG and these counters (the hooks' mid-epoch
+        state goes into the preemption checkpoint, see :meth:`stop`).
         """
 
         def restore(extra: dict[str, Any]) -> None:
@@ -132,9 +132,8 @@ class Trainer(TrainerBase):
         if self.amp_enabled:
             checkpointables["scaler"] = self.scaler
         checkpointables["trainer"] = StateFunctions(self.checkpoint_extra, restore, "extra")
-        for hook in self.hooks:
-            if hasattr(hook, "state_dict") and hasattr(hook, "load_state_dict"):
-                checkpointables[f"hook_{type(hook).__name__}"] = hook
+        # Hooks are not checkpointables: their state_dict is the mid-epoch state, gathered on
+        # every process (collectives) by the stop; the master alone writes epoch checkpoints.
         self.checkpointer = build_checkpointer(self.cfg, self.model, **checkpointables)
         self.start_epoch, self.start_iter = resume_or_load(self.cfg, self.checkpointer)
 

@@ -101,7 +101,7 @@ def test_check_cfg_freezes_and_thawed_reopens():
 
 
 def test_multigrid_phase_applies_to_a_frozen_cfg():
-    from slowfast.multigrid.schedule import apply_phase, build_schedule, init_cfg
+    from slowfast.multigrid import apply_phase, build_schedule, init_cfg
 
     cfg = check_cfg(build_cfg([], ["MULTIGRID.LONG_CYCLE", "True", "MULTIGRID.SHORT_CYCLE",
                                    "True", "DATA.NUM_FRAMES", "32", "SOLVER.MAX_EPOCH", "8",
