@@ -1,6 +1,7 @@
-# Two commands: `make demo` (the main job) and `make test` (the whole suite). Both create .venv
-# when it is absent and install the pinned requirements plus the package in editable mode; the
-# install is skipped while requirements.txt and setup.py are unchanged.
+# Two commands: `make demo` (the main job) and `make test` (ruff lint + format check, then the
+# whole suite). Both create .venv when it is absent and install the pinned requirements plus the
+# package in editable mode; the install is skipped while requirements.txt and setup.py are
+# unchanged.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,6 +19,8 @@ $(STAMP): requirements.txt setup.py
 	@touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q tests
 
 demo: $(STAMP)

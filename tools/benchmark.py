@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmarks: ``tools/benchmark.py model --cfg FILE ...``, ``tools/benchmark.py data --cfg FILE ...``
-or ``tools/benchmark.py compare --cfg FILE --pyslowfast DIR ...`` (our training step vs PySlowFast's);
+"""Benchmarks: ``tools/benchmark.py model --cfg FILE ...``, ``tools/benchmark.py data --cfg
+FILE ...`` or ``tools/benchmark.py compare --cfg FILE --pyslowfast DIR ...`` (our training step
+vs PySlowFast's);
 ``tools/benchmark.py data --multigrid --cfg FILE ...``: the loader's cost at every shape of a
 multigrid schedule and the loader-bound speed-up (``tools/sftools/phase_benchmark.py``).
 

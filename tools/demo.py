@@ -15,7 +15,9 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="output/demo", help="where runs, summary and figures go")
-    parser.add_argument("--data", default="data/synthetic_kinetics", help="dataset folder (made if absent)")
+    parser.add_argument(
+        "--data", default="data/synthetic_kinetics", help="dataset folder (made if absent)"
+    )
     parser.add_argument("--size", default="default", choices=sorted(SIZES))
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for both runs")
     args = parser.parse_args(argv)

@@ -42,11 +42,10 @@ def _variant_step(cfg, shape, batch: int, variant: str, device):
     """(step closure, model) for one shape and variant."""
     import torch
 
+    from sftools.model_benchmark import make_step
     from slowfast.models.build import build_model, place_model
     from slowfast.models.stats import dummy_inputs
     from slowfast.utils import precision
-
-    from sftools.model_benchmark import make_step
 
     probe = cfg.clone()
     probe.defrost()
@@ -59,8 +58,11 @@ def _variant_step(cfg, shape, batch: int, variant: str, device):
         inputs = precision.to_memory_format(inputs, fmt)
     amp_dtype = None
     if "amp" in variant.split("+"):
-        amp_dtype = torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() \
+        amp_dtype = (
+            torch.bfloat16
+            if device.type == "cpu" or torch.cuda.is_bf16_supported()
             else torch.float16
+        )
     if variant == "compile":
         model = torch.compile(model)
 
@@ -103,20 +105,28 @@ def synthetic_data(folder: str) -> str:
     """A Kinetics-like set: 24 videos, 340x256, 10 s at 30 fps (as BENCHMARKS.md's)."""
     from slowfast.datasets.synthetic import make_dataset
 
-    make_dataset("kinetics", folder, 10, {"train": 24, "val": 0, "test": 0}, seed=0,
-                 size=(340, 256), fps=30.0, seconds=10.0, workers=os.cpu_count() or 1)
+    make_dataset(
+        "kinetics",
+        folder,
+        10,
+        {"train": 24, "val": 0, "test": 0},
+        seed=0,
+        size=(340, 256),
+        fps=30.0,
+        seconds=10.0,
+        workers=os.cpu_count() or 1,
+    )
     return folder
 
 
 def main(argv: list[str]) -> int:
     import torch
 
+    from sftools.phase_benchmark import loader_clips_per_s, shape_label
     from slowfast.config import build_cfg
     from slowfast.config.defaults import assert_and_infer_cfg
     from slowfast.datasets.build import build_dataset
     from slowfast.multigrid import build_schedule, init_cfg
-
-    from sftools.phase_benchmark import loader_clips_per_s, shape_label
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cfg", default=DEFAULT_CFG)
@@ -131,8 +141,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_check: error: no CUDA device here (torch.cuda.is_available() is False); "
-              "this check needs a GPU (--device cpu only tests the script)", file=sys.stderr)
+        print(
+            "gpu_check: error: no CUDA device here (torch.cuda.is_available() is False); "
+            "this check needs a GPU (--device cpu only tests the script)",
+            file=sys.stderr,
+        )
         return 2
     variants = [v for v in args.variants.split(",") if v]
     unknown = sorted(set(variants) - set(VARIANTS))
@@ -159,8 +172,9 @@ def main(argv: list[str]) -> int:
             if time.perf_counter() > deadline:
                 loader[shape] = None
                 continue
-            loader[shape] = loader_clips_per_s(dataset, shape, args.workers, batch,
-                                               args.loader_batches)
+            loader[shape] = loader_clips_per_s(
+                dataset, shape, args.workers, batch, args.loader_batches
+            )
 
     head = f"{'shape':<30}{'batch':>6}" + "".join(f"{v + ' clips/s':>17}" for v in variants)
     print(head + f"{'peak MB':>9}{'compile s':>10}{'loader':>8}  verdict")
@@ -174,8 +188,11 @@ def main(argv: list[str]) -> int:
                 best, peak = max(best, r[0]), max(peak, r[1])
                 compile_s = r[2] if v == "compile" else compile_s
         rate = loader[shape]
-        verdict = "n/a" if rate is None or best == 0 else (
-            "loader-bound" if rate < best else "compute-bound")
+        verdict = (
+            "n/a"
+            if rate is None or best == 0
+            else ("loader-bound" if rate < best else "compute-bound")
+        )
         row += f"{peak:>9.0f}{'-' if compile_s is None else f'{compile_s:.1f}':>10}"
         row += f"{'skipped' if rate is None else f'{rate:.1f}':>8}  {verdict}"
         print(row)

@@ -15,7 +15,9 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 128x96, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 128x96, got {text!r}"
+        ) from None
     return width, height
 
 
@@ -42,8 +44,9 @@ def main(argv: list[str]) -> int:
     start = time.time()
     try:
         options = {k: getattr(args, k) for k in ("seed", "size", "fps", "seconds", "workers")}
-        info = make_dataset(args.format, os.path.abspath(args.out), args.num_classes, splits,
-                            **options)
+        info = make_dataset(
+            args.format, os.path.abspath(args.out), args.num_classes, splits, **options
+        )
     except ValueError as e:
         parser.error(str(e))
     total = sum(splits.values())

@@ -20,7 +20,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="OUT.json", help="write the schedule as JSON")
     parser.add_argument("--png", metavar="OUT.png", help="draw the schedule")
     parser.add_argument(
-        "--num-videos", type=int, default=KINETICS400_TRAIN_VIDEOS, metavar="N",
+        "--num-videos",
+        type=int,
+        default=KINETICS400_TRAIN_VIDEOS,
+        metavar="N",
         help=f"training videos, for iterations per epoch (default {KINETICS400_TRAIN_VIDEOS}, "
         "Kinetics-400)",
     )

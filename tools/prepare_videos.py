@@ -28,8 +28,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", required=True, help="dataset folder (DATA.PATH_PREFIX)")
     parser.add_argument("--dst", required=True, help="where the re-encoded dataset goes")
-    parser.add_argument("--annotations", nargs="*", default=None,
-                        help="annotation files (default: the train/val/test.csv in --src)")
+    parser.add_argument(
+        "--annotations",
+        nargs="*",
+        default=None,
+        help="annotation files (default: the train/val/test.csv in --src)",
+    )
     parser.add_argument("--short-side", type=int, default=256, help="0 keeps the source size")
     parser.add_argument("--keyframe-interval", type=int, default=16)
     parser.add_argument("--crf", type=int, default=23)
@@ -47,8 +51,9 @@ def main(argv: list[str]) -> int:
             return 2
     src_root, dst_root = os.path.abspath(args.src), os.path.abspath(args.dst)
     try:
-        settings = EncodeSettings(args.short_side or None, args.keyframe_interval, args.crf,
-                                  args.preset)
+        settings = EncodeSettings(
+            args.short_side or None, args.keyframe_interval, args.crf, args.preset
+        )
         pairs, seen = [], set()
         for path in files:
             for pair in mirror_paths(annotation_videos(path, args.separator), src_root, dst_root):
@@ -65,9 +70,11 @@ def main(argv: list[str]) -> int:
             text = f.read()
         with open(os.path.join(dst_root, os.path.basename(path)), "w", encoding="utf-8") as f:
             f.write(text.replace(src_root + os.sep, dst_root + os.sep))
-    print(f"prepare_videos: {report.done} re-encoded, {report.skipped} already there, "
-          f"{len(report.failed)} failed -> {dst_root}")
-    for src, error in report.failed:
+    print(
+        f"prepare_videos: {report.done} re-encoded, {report.skipped} already there, "
+        f"{len(report.failed)} failed -> {dst_root}"
+    )
+    for _src, error in report.failed:
         print(f"  failed: {error}", file=sys.stderr)
     return 1 if report.failed else 0
 

@@ -24,21 +24,34 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", default="data/synthetic_kinetics")
     parser.add_argument("--size", default="default", choices=sorted(SIZES))
     parser.add_argument("--only", nargs="+", default=[], choices=[r.key for r in RUN_LIST])
-    parser.add_argument("--reuse", action="store_true",
-                        help="read finished runs under --runs-dir from their logs, do not retrain")
-    parser.add_argument("--scale", nargs="*", type=int, metavar="N",
-                        help="run the scale study at these training-set sizes "
-                        f"(default {' '.join(map(str, SCALE_SIZES))})")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read finished runs under --runs-dir from their logs, do not retrain",
+    )
+    parser.add_argument(
+        "--scale",
+        nargs="*",
+        type=int,
+        metavar="N",
+        help="run the scale study at these training-set sizes "
+        f"(default {' '.join(map(str, SCALE_SIZES))})",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
     if args.scale is not None:
-        run_scale_study(args.out, os.path.join(args.runs_dir, "scale"),
-                        os.path.join(os.path.dirname(args.data.rstrip("/")) or ".",
-                                     "synthetic_kinetics_scale"),
-                        args.scale or SCALE_SIZES, args.opts, reuse=args.reuse)
+        run_scale_study(
+            args.out,
+            os.path.join(args.runs_dir, "scale"),
+            os.path.join(os.path.dirname(args.data.rstrip("/")) or ".", "synthetic_kinetics_scale"),
+            args.scale or SCALE_SIZES,
+            args.opts,
+            reuse=args.reuse,
+        )
         return 0
-    run_reproduction(args.out, args.runs_dir, args.data, args.size, args.only, args.opts,
-                     reuse=args.reuse)
+    run_reproduction(
+        args.out, args.runs_dir, args.data, args.size, args.only, args.opts, reuse=args.reuse
+    )
     return 0
 
 

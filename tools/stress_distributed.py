@@ -21,8 +21,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_CFG = os.path.join(ROOT, "configs", "Synthetic", "SLOWFAST_tiny.yaml")
 TINY_MODEL = [
-    "RESNET.DEPTH", "18", "RESNET.TRANS_FUNC", "basic_transform",
-    "RESNET.NUM_BLOCK_TEMP_KERNEL", "[[2, 2], [2, 2], [2, 2], [2, 2]]", "LOG_MODEL_INFO", "False",
+    "RESNET.DEPTH",
+    "18",
+    "RESNET.TRANS_FUNC",
+    "basic_transform",
+    "RESNET.NUM_BLOCK_TEMP_KERNEL",
+    "[[2, 2], [2, 2], [2, 2], [2, 2]]",
+    "LOG_MODEL_INFO",
+    "False",
 ]
 
 
@@ -50,9 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     from slowfast.datasets.synthetic import make_dataset
 
     shutil.rmtree(args.out, ignore_errors=True)
-    info = make_dataset("kinetics", os.path.join(args.out, "data"), 4,
-                        {"train": 24, "val": 8, "test": 8}, seed=1, size=(48, 40), fps=15,
-                        seconds=1.4)
+    info = make_dataset(
+        "kinetics",
+        os.path.join(args.out, "data"),
+        4,
+        {"train": 24, "val": 8, "test": 8},
+        seed=1,
+        size=(48, 40),
+        fps=15,
+        seconds=1.4,
+    )
     load = [mp.Process(target=burn, daemon=True) for _ in range(args.load)]
     for p in load:
         p.start()
@@ -62,18 +75,35 @@ def main(argv: list[str] | None = None) -> int:
         for job in range(args.jobs):
             out = os.path.join(args.out, f"job{job:03d}")
             cmd = [
-                sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
-                "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", out,
-                "SOLVER.MAX_EPOCH", str(args.epochs), "TEST.NUM_ENSEMBLE_VIEWS", "1",
-                "TEST.NUM_SPATIAL_CROPS", "1",
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                "2",
+                "--master_port",
+                str(free_port()),
+                os.path.join(ROOT, "tools", "run_net.py"),
+                "--cfg",
+                TINY_CFG,
+                *info["overrides"],
+                *TINY_MODEL,
+                "OUTPUT_DIR",
+                out,
+                "SOLVER.MAX_EPOCH",
+                str(args.epochs),
+                "TEST.NUM_ENSEMBLE_VIEWS",
+                "1",
+                "TEST.NUM_SPATIAL_CROPS",
+                "1",
             ]
             env = dict(os.environ, OMP_NUM_THREADS="1")
             start = time.time()
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
             ok = proc.returncode == 0
-            print(f"job {job + 1}/{args.jobs}: exit {proc.returncode} in "
-                  f"{time.time() - start:.0f} s", flush=True)
+            print(
+                f"job {job + 1}/{args.jobs}: exit {proc.returncode} in {time.time() - start:.0f} s",
+                flush=True,
+            )
             if ok:
                 shutil.rmtree(out, ignore_errors=True)
             else:
@@ -84,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for p in load:
             p.terminate()
-    print(f"{args.jobs} jobs with {args.load} CPU-bound processes beside them: "
-          f"{args.jobs - len(failures)} exited 0, {len(failures)} failed {failures} "
-          f"({time.time() - t0:.0f} s)")
+    print(
+        f"{args.jobs} jobs with {args.load} CPU-bound processes beside them: "
+        f"{args.jobs - len(failures)} exited 0, {len(failures)} failed {failures} "
+        f"({time.time() - t0:.0f} s)"
+    )
     return min(len(failures), 100)
 
 

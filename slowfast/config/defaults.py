@@ -372,4 +372,3 @@ _C.DIST_BACKEND = "nccl"
 def get_cfg() -> CfgNode:
     """Return a fresh copy of the default config."""
     return _C.clone()
-

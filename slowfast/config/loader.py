@@ -135,7 +135,7 @@ def _coerce(key: str, default: Any, value: Any, source: str) -> Any:
 def _set(cfg: CfgNode, key: str, value: Any, source: str) -> None:
     parts = key.split(".")
     node = cfg
-    for i, part in enumerate(parts[:-1]):
+    for _i, part in enumerate(parts[:-1]):
         if part not in node or not isinstance(node[part], CfgNode):
             _unknown(cfg, key, source)
         node = node[part]
@@ -168,8 +168,7 @@ def merge_from_list(cfg: CfgNode, opts: Sequence[str], source: str = "the comman
     opts = list(opts)
     if len(opts) % 2:
         raise ConfigError(
-            f"overrides on {source} must come in KEY VALUE pairs; "
-            f"{opts[-1]!r} has no value"
+            f"overrides on {source} must come in KEY VALUE pairs; {opts[-1]!r} has no value"
         )
     for key, value in zip(opts[0::2], opts[1::2]):
         _set(cfg, key, value, source)

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from fvcore.common.config import CfgNode
 
@@ -83,7 +83,7 @@ class Choices:
         return value in self.names or (self.fold is not None and self.fold(value) in self.names)
 
 
-ChoiceTable = Mapping[str, Union[Choices, Collection[str]]]
+ChoiceTable = Mapping[str, Choices | Collection[str]]
 
 
 def _lookup(cfg: CfgNode, dotted: str) -> Any:
@@ -112,9 +112,7 @@ def check_choice(key: str, value: Any, choices: Choices | Collection[str]) -> No
         close = difflib.get_close_matches(choices.fold(value), names, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     extra = f" {choices.hint}" if choices.hint else ""
-    raise ConfigError(
-        f"{key}: unknown value {value!r}; allowed: {', '.join(names)}{hint}{extra}"
-    )
+    raise ConfigError(f"{key}: unknown value {value!r}; allowed: {', '.join(names)}{hint}{extra}")
 
 
 def validate_cfg(cfg: CfgNode, choices: ChoiceTable) -> CfgNode:

@@ -58,8 +58,14 @@ class ClipSampler:
         view ``view`` of :attr:`num_test_views`."""
         if self.rule == "clip":
             return clip_indices(
-                video_frames, num_frames, sampling_rate, video_fps, self.target_fps, view,
-                self.num_test_views, rng,
+                video_frames,
+                num_frames,
+                sampling_rate,
+                video_fps,
+                self.target_fps,
+                view,
+                self.num_test_views,
+                rng,
             )
         if self.rule == "segment":
             return segment_indices(video_frames, num_frames, view, rng)

@@ -124,10 +124,18 @@ def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> D
         # A dataset of the user's own that takes plain indices (as PySlowFast's do) gets them.
         keyed = bool(getattr(dataset, "accepts_item_seeds", False))
         batches = TrainBatchSampler(sampler, batch_size, seed, _rank(), keyed)
-        return make_loader(dataset, seed, generator, workers, cfg.DATA_LOADER.PIN_MEMORY,
-                           batch_sampler=batches)
-    return make_loader(dataset, seed, generator, workers, cfg.DATA_LOADER.PIN_MEMORY,
-                       sampler=sampler, batch_size=batch_size)
+        return make_loader(
+            dataset, seed, generator, workers, cfg.DATA_LOADER.PIN_MEMORY, batch_sampler=batches
+        )
+    return make_loader(
+        dataset,
+        seed,
+        generator,
+        workers,
+        cfg.DATA_LOADER.PIN_MEMORY,
+        sampler=sampler,
+        batch_size=batch_size,
+    )
 
 
 def item_seed(seed: int, epoch: int, rank: int, iteration: int, slot: int) -> int:
@@ -219,8 +227,12 @@ def build_loader(dataset: Any, cfg: CfgNode, batch_sampler: Sampler) -> DataLoad
     collation as :func:`construct_loader` (multigrid's scheduled batches use it)."""
     seed = cfg.RNG_SEED
     return make_loader(
-        dataset, seed, seeded_generator(dataset, seed), cfg.DATA_LOADER.NUM_WORKERS,
-        cfg.DATA_LOADER.PIN_MEMORY, batch_sampler=batch_sampler,
+        dataset,
+        seed,
+        seeded_generator(dataset, seed),
+        cfg.DATA_LOADER.NUM_WORKERS,
+        cfg.DATA_LOADER.PIN_MEMORY,
+        batch_sampler=batch_sampler,
     )
 
 

@@ -49,9 +49,7 @@ class MultiViewClips:
             return options.packing(zeros), label, index, meta
         indices = view_indices[temporal_view]
         frames = np.stack([frames_by_index[i] for i in indices])
-        frames = test_spatial(
-            frames, options.test_crop_size, options.test_crop_size, spatial_idx
-        )
+        frames = test_spatial(frames, options.test_crop_size, options.test_crop_size, spatial_idx)
         label = self._label_output(self.clip_label(video_idx, indices))
         return self._pack(frames), label, index, meta
 

@@ -77,7 +77,11 @@ class DatasetOptions:
         """The clip shape of these options, for training items asked for without one."""
         low, high = self.jitter_scales
         return ClipShape(
-            self.num_frames, self.train_crop_size, low, high, self.sampling_rate,
+            self.num_frames,
+            self.train_crop_size,
+            low,
+            high,
+            self.sampling_rate,
             self.max_sampling_rate,
         )
 

@@ -76,7 +76,9 @@ def reencode(src: str, dst: str, settings: EncodeSettings) -> int:
                 k = settings.keyframe_interval
                 params = f"keyint={k}:min-keyint={k}:scenecut=0:bframes={settings.bframes}"
                 video.options = {
-                    "preset": settings.preset, "crf": str(settings.crf), "x264-params": params,
+                    "preset": settings.preset,
+                    "crf": str(settings.crf),
+                    "x264-params": params,
                 }
                 for frame in source.decode(stream):
                     scaled = frame.reformat(width=width, height=height, format="yuv420p")
@@ -122,7 +124,9 @@ class PrepareReport:
 
 
 def prepare_videos(
-    pairs: Iterable[tuple[str, str]], settings: EncodeSettings, workers: int = 1,
+    pairs: Iterable[tuple[str, str]],
+    settings: EncodeSettings,
+    workers: int = 1,
     progress: bool = True,
 ) -> PrepareReport:
     """Re-encode every ``(src, dst)`` pair whose ``dst`` does not exist yet, ``workers`` at a time.

@@ -78,9 +78,7 @@ def window_clip_indices(
     return positions.long().tolist()
 
 
-def segment_indices(
-    video_frames: int, num_frames: int, view: int, rng: random.Random
-) -> list[int]:
+def segment_indices(video_frames: int, num_frames: int, view: int, rng: random.Random) -> list[int]:
     """One frame from each of ``num_frames`` equal segments (PySlowFast's SSv2 rule).
 
     Training (``view`` == :data:`RANDOM_VIEW`) picks a random frame in each segment, testing its

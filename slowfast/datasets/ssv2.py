@@ -76,7 +76,11 @@ class Ssv2(VideoDataset):
         if missing:
             logger.warning(
                 "%d of the %d videos of %s have no frames in %s and are left out (e.g. %s)",
-                len(missing), len(entries), split_path, list_path, ", ".join(missing[:3]),
+                len(missing),
+                len(entries),
+                split_path,
+                list_path,
+                ", ".join(missing[:3]),
             )
         return records, split_path
 

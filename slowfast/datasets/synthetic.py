@@ -46,6 +46,8 @@ from slowfast.utils.logging import get_logger
 logger = get_logger(__name__)
 
 FORMATS = ("kinetics", "ssv2", "charades")
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def _write_kinetics(out: str, by_split: dict, names: list[str]) -> list[str]:
 
 def _frame_list_lines(items: list, with_labels: bool) -> list[str]:
     lines = ["original_vido_id video_id frame_id path labels"]
-    for video_id, (job, (first_frame, frame_labels)) in enumerate(items):
+    for video_id, (_job, (first_frame, frame_labels)) in enumerate(items):
         folder, first_file = os.path.split(first_frame)
         name = first_file.rsplit("_", 1)[0]
         for i, labels in enumerate(frame_labels):

@@ -59,28 +59,32 @@ class TrainClips:
             with self._open(record) as reader:
                 rate = max(shape.sampling_rate, shape.max_sampling_rate)
                 window = self.sampler.shared_window(
-                    reader.num_frames, reader.fps, shape.num_frames, rate,
+                    reader.num_frames,
+                    reader.fps,
+                    shape.num_frames,
+                    rate,
                     random.Random(seeds[0] + 1),
                 )
                 clips, scales = [], []
                 for rng in rngs:  # the draws of read_random_clip, in its order
-                    rate = draw_sampling_rate(
-                        shape.sampling_rate, shape.max_sampling_rate, rng
-                    )
+                    rate = draw_sampling_rate(shape.sampling_rate, shape.max_sampling_rate, rng)
                     if window is None:
-                        clips.append(self._frame_indices(
-                            reader, RANDOM_VIEW, rate, shape.num_frames, rng
-                        ))
+                        clips.append(
+                            self._frame_indices(reader, RANDOM_VIEW, rate, shape.num_frames, rng)
+                        )
                     else:
-                        clips.append(self.sampler.window_indices(
-                            reader.num_frames, reader.fps, shape.num_frames, rate, window, rng
-                        ))
+                        clips.append(
+                            self.sampler.window_indices(
+                                reader.num_frames, reader.fps, shape.num_frames, rate, window, rng
+                            )
+                        )
                     scales.append(self._decode_scale(shape, rng))
                 union = sorted(set().union(*clips))
                 # Frame files can be read at a reduced scale that serves every clip; video
                 # frames are decoded at the file's size and each clip resized on its own.
-                short_side = max(scales) if record.frames is not None and None not in scales \
-                    else None
+                short_side = (
+                    max(scales) if record.frames is not None and None not in scales else None
+                )
                 frames = dict(zip(union, reader.read(union, short_side)))
         except DataError as e:
             logger.warning("one decode for %d clips of %s failed: %s", len(seeds), record.name, e)
@@ -99,13 +103,9 @@ class TrainClips:
         """A random clip of a video as ``T x H x W x 3`` uint8, and its frame indices."""
         shape = shape or self.train_shape()
         rng = rng or self.rng
-        sampling_rate = draw_sampling_rate(
-            shape.sampling_rate, shape.max_sampling_rate, rng
-        )
+        sampling_rate = draw_sampling_rate(shape.sampling_rate, shape.max_sampling_rate, rng)
         with self._open(self.records[video_idx]) as reader:
-            indices = self._frame_indices(
-                reader, RANDOM_VIEW, sampling_rate, shape.num_frames, rng
-            )
+            indices = self._frame_indices(reader, RANDOM_VIEW, sampling_rate, shape.num_frames, rng)
             return reader.read(indices, self._decode_scale(shape, rng)), indices
 
     def _decode_scale(self, shape: ClipShape, rng: random.Random) -> int | None:
@@ -114,9 +114,12 @@ class TrainClips:
         if not self.options.decode_at_scale:
             return None
         inverse = self.options.inverse_uniform
-        return peek(rng, lambda r: train_scale(
-            shape.min_scale, shape.max_scale, shape.crop_size, r, inverse_uniform=inverse
-        ))
+        return peek(
+            rng,
+            lambda r: train_scale(
+                shape.min_scale, shape.max_scale, shape.crop_size, r, inverse_uniform=inverse
+            ),
+        )
 
     def transform_train_clip(
         self, frames: np.ndarray, shape: ClipShape | None = None, rng: random.Random | None = None

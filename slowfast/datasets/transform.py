@@ -55,9 +55,7 @@ def draw_scale(
     return int(round(rng.uniform(min_scale, max_scale)))
 
 
-def random_crop_offsets(
-    height: int, width: int, crop: int, rng: random.Random
-) -> tuple[int, int]:
+def random_crop_offsets(height: int, width: int, crop: int, rng: random.Random) -> tuple[int, int]:
     """Top-left corner of a random ``crop`` x ``crop`` window (any position that fits)."""
     return rng.randint(0, max(height - crop, 0)), rng.randint(0, max(width - crop, 0))
 
@@ -118,9 +116,7 @@ def train_spatial(
     return frames
 
 
-def test_spatial(
-    frames: np.ndarray, scale: int, crop_size: int, spatial_idx: int
-) -> np.ndarray:
+def test_spatial(frames: np.ndarray, scale: int, crop_size: int, spatial_idx: int) -> np.ndarray:
     """Short side to ``scale`` (at least the crop), then the deterministic crop ``spatial_idx``."""
     frames = resize_short_side(frames, max(scale, crop_size))
     y, x = uniform_crop_offsets(frames.shape[1], frames.shape[2], crop_size, spatial_idx)

@@ -83,7 +83,9 @@ class AnnotationSource:
         """The source the config names."""
         data = cfg.DATA
         return cls(
-            data.PATH_TO_DATA_DIR, data.PATH_PREFIX, cfg.MODEL.NUM_CLASSES,
+            data.PATH_TO_DATA_DIR,
+            data.PATH_PREFIX,
+            cfg.MODEL.NUM_CLASSES,
             data.PATH_LABEL_SEPARATOR,
         )
 
@@ -131,7 +133,11 @@ class VideoDataset(TrainClips, MultiViewClips, Dataset):
         self._test_cache: OrderedDict[int, tuple] = OrderedDict()
         logger.info(
             "%s %s: %d videos, %d items from %s",
-            type(self).__name__, split, self.num_videos, len(self), annotation_path,
+            type(self).__name__,
+            split,
+            self.num_videos,
+            len(self),
+            annotation_path,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -252,8 +258,12 @@ class VideoDataset(TrainClips, MultiViewClips, Dataset):
         rng: random.Random | None = None,
     ) -> list[int]:
         return self.sampler.indices(
-            reader.num_frames, reader.fps, view, sampling_rate,
-            num_frames or self.options.num_frames, rng or self.rng,
+            reader.num_frames,
+            reader.fps,
+            view,
+            sampling_rate,
+            num_frames or self.options.num_frames,
+            rng or self.rng,
         )
 
     def _pack(self, frames: np.ndarray) -> list[torch.Tensor]:

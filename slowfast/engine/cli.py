@@ -23,12 +23,16 @@ from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the user can fix this", printed without a traceback."""
+    from slowfast.checkpoint import CheckpointMismatchError
     from slowfast.datasets.errors import DataError
     from slowfast.engine.trainer import TrainingError
-    from slowfast.checkpoint import CheckpointMismatchError
 
     return (
-        ConfigError, FileNotFoundError, DataError, TrainingError, CheckpointMismatchError,
+        ConfigError,
+        FileNotFoundError,
+        DataError,
+        TrainingError,
+        CheckpointMismatchError,
         ChildUserError,
     )
 

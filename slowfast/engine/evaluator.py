@@ -119,8 +119,13 @@ class MultiViewEvaluator(GatheringEvaluator):
         ensemble_method: str = "sum",
         multi_label: bool = False,
     ) -> None:
-        self.meter = TestMeter(num_videos, num_clips, num_classes,
-                               ensemble_method=ensemble_method, multi_label=multi_label)
+        self.meter = TestMeter(
+            num_videos,
+            num_clips,
+            num_classes,
+            ensemble_method=ensemble_method,
+            multi_label=multi_label,
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -131,9 +136,7 @@ class MultiViewEvaluator(GatheringEvaluator):
     def process(self, preds, labels, index, meta) -> None:
         super().process(preds, labels, index, meta)
         if isinstance(meta, dict) and "failed" in meta:
-            self._failed.extend(
-                int(v) for v, bad in zip(meta["video_idx"], meta["failed"]) if bad
-            )
+            self._failed.extend(int(v) for v, bad in zip(meta["video_idx"], meta["failed"]) if bad)
 
     def evaluate(self) -> dict[str, Any]:
         preds, labels, index, repeats = self.gathered()

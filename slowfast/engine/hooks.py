@@ -32,14 +32,23 @@ from slowfast.engine.step_hooks import (
 from slowfast.engine.train_loop import HookBase
 from slowfast.engine.trainer import Trainer
 from slowfast.models.norm import aggregate_sub_bn_stats
+from slowfast.models.precise_bn import update_bn_stats
 from slowfast.utils import distributed as du
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger, log_json_stats
-from slowfast.models.precise_bn import update_bn_stats
 
 __all__ = [
-    "CheckpointHook", "EvalHook", "HookBase", "IterationTimer", "LRScheduler", "MetricsWriter",
-    "MultigridHook", "PreciseBNHook", "ProgressBar", "RankAudit", "TensorBoardHook",
+    "CheckpointHook",
+    "EvalHook",
+    "HookBase",
+    "IterationTimer",
+    "LRScheduler",
+    "MetricsWriter",
+    "MultigridHook",
+    "PreciseBNHook",
+    "ProgressBar",
+    "RankAudit",
+    "TensorBoardHook",
     "default_hooks",
 ]
 
@@ -72,11 +81,16 @@ class PreciseBNHook(HookBase):
             t0 = time.perf_counter()
             shuffle_dataset(trainer.precise_bn_loader, trainer.epoch)  # same batches on resume
             update_bn_stats(
-                unwrap(trainer.model), trainer.precise_bn_loader, cfg.BN.NUM_BATCHES_PRECISE,
+                unwrap(trainer.model),
+                trainer.precise_bn_loader,
+                cfg.BN.NUM_BATCHES_PRECISE,
                 device=trainer.device,
             )
-            logger.info("precise BN over %d batches took %.1f s", cfg.BN.NUM_BATCHES_PRECISE,
-                        time.perf_counter() - t0)
+            logger.info(
+                "precise BN over %d batches took %.1f s",
+                cfg.BN.NUM_BATCHES_PRECISE,
+                time.perf_counter() - t0,
+            )
         aggregate_sub_bn_stats(unwrap(trainer.model))
 
 

@@ -74,7 +74,10 @@ def _job(cfg: CfgNode) -> dict[str, Any]:
     backend = du.get_backend()
     logger.info(
         "rank %d, world size: %d, backend: %s, device: %s",
-        du.get_rank(), du.get_world_size(), backend, du.get_device(cfg),
+        du.get_rank(),
+        du.get_world_size(),
+        backend,
+        du.get_device(cfg),
     )
     logger.info("config:\n%s", cfg.dump())
     seed_everything(cfg.RNG_SEED)

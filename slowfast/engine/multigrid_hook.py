@@ -9,10 +9,10 @@ from slowfast.datasets.build import build_dataset
 from slowfast.engine.train_loop import HookBase
 from slowfast.engine.trainer import Trainer
 from slowfast.models.norm import convert_norm
-from slowfast.multigrid.schedule import Schedule
+from slowfast.multigrid.cfg_rewrite import apply_phase
 from slowfast.multigrid.plan import IterationPlan, PhaseSpan
 from slowfast.multigrid.sampler import epoch_loader, precise_bn_loader
-from slowfast.multigrid.cfg_rewrite import apply_phase
+from slowfast.multigrid.schedule import Schedule
 from slowfast.utils.distributed import unwrap
 from slowfast.utils.logging import get_logger, log_json_stats
 
@@ -44,10 +44,14 @@ class MultigridHook(HookBase):
         logger.info(
             "multigrid plan for %d training videos (%s phases): %d iterations in %d epochs, "
             "phases start at iterations %s, warm-up %s; built in %.2f s",
-            plan.num_videos, self.schedule.unit, plan.num_iters, plan.num_epochs,
+            plan.num_videos,
+            self.schedule.unit,
+            plan.num_iters,
+            plan.num_epochs,
             [sp.start_iter for sp in plan.spans],
-            "over %d iterations" % plan.warmup_iters if plan.warmup_iters is not None
-            else "over %g epochs" % trainer.cfg.SOLVER.WARMUP_EPOCHS,
+            f"over {plan.warmup_iters} iterations"
+            if plan.warmup_iters is not None
+            else f"over {trainer.cfg.SOLVER.WARMUP_EPOCHS:g} epochs",
             time.perf_counter() - t0,
         )
         self._start_epoch(trainer, trainer.start_epoch)
@@ -97,10 +101,18 @@ class MultigridHook(HookBase):
             "multigrid: iteration %d (epoch %d) -> phase %d (%s, %d iterations): %d frames, "
             "batch@crop %s, sampling rate up to %d, BN %s (splits %d, sync %d); switch took "
             "%.2f s",
-            trainer.iter, trainer.epoch + 1, phase.index, phase.kind, span.num_iters,
-            phase.num_frames, short, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE or
-            cfg.DATA.SAMPLING_RATE, cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS,
-            cfg.BN.NUM_SYNC_DEVICES, t_switch,
+            trainer.iter,
+            trainer.epoch + 1,
+            phase.index,
+            phase.kind,
+            span.num_iters,
+            phase.num_frames,
+            short,
+            cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE or cfg.DATA.SAMPLING_RATE,
+            cfg.BN.NORM_TYPE,
+            cfg.BN.NUM_SPLITS,
+            cfg.BN.NUM_SYNC_DEVICES,
+            t_switch,
         )
         log_json_stats(
             {

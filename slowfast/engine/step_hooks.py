@@ -119,8 +119,9 @@ class RankAudit(HookBase):
             stats.update(rank_overlap(self.seen))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"seen": [torch.tensor(p, dtype=torch.long)
-                         for p in du.all_gather_objects(self.seen)]}
+        return {
+            "seen": [torch.tensor(p, dtype=torch.long) for p in du.all_gather_objects(self.seen)]
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         rank = du.get_rank()
@@ -137,7 +138,10 @@ def rank_overlap(seen: list[int]) -> dict[str, int]:
     overlap = sum(len(set(part)) for part in per_rank) - len(distinct)
     logger.info(
         "data split over %d processes: %s samples; %d distinct; samples seen by 2+ processes: %d",
-        len(per_rank), "+".join(str(len(p)) for p in per_rank), len(distinct), overlap,
+        len(per_rank),
+        "+".join(str(len(p)) for p in per_rank),
+        len(distinct),
+        overlap,
     )
     return {"rank_samples": len(seen), "distinct_samples": len(distinct), "rank_overlap": overlap}
 
@@ -156,8 +160,7 @@ class MetricsWriter(HookBase):
         self._reset()
 
     def _reset(self) -> None:
-        self.totals: dict[str, Any] = {"loss": 0.0, "top1_err": 0.0, "top5_err": 0.0,
-                                       "samples": 0}
+        self.totals: dict[str, Any] = {"loss": 0.0, "top1_err": 0.0, "top5_err": 0.0, "samples": 0}
         self.skipped: list[str] = []
 
     def before_epoch(self, trainer: TrainerBase) -> None:
@@ -182,7 +185,8 @@ class MetricsWriter(HookBase):
                 "epoch %d ran no iteration: the training set (%d clips) is smaller than one "
                 "batch of the current shape (or, with iteration phases, one iteration's batch "
                 "covers more than an epoch); use more data or a smaller TRAIN.BATCH_SIZE",
-                trainer.epoch + 1, len(loader.dataset),
+                trainer.epoch + 1,
+                len(loader.dataset),
             )
         n = max(self.totals["samples"], 1)
         bad = [p for part in du.all_gather_objects(self.skipped) for p in part]
@@ -197,12 +201,13 @@ class MetricsWriter(HookBase):
             mem_mb=memory_mb(),
         )
         if not self.multi_label:
-            stats.update(top1_err=self.totals["top1_err"] / n,
-                         top5_err=self.totals["top5_err"] / n)
+            stats.update(top1_err=self.totals["top1_err"] / n, top5_err=self.totals["top5_err"] / n)
         if bad:
             logger.warning(
                 "epoch %d: %d bad training sample(s) skipped and replaced: %s",
-                trainer.epoch + 1, len(bad), ", ".join(sorted(set(bad))),
+                trainer.epoch + 1,
+                len(bad),
+                ", ".join(sorted(set(bad))),
             )
         log_json_stats(stats, logger)
 
@@ -219,8 +224,7 @@ class MetricsWriter(HookBase):
         trainer.results["train_done"] = done
 
     def state_dict(self) -> dict[str, Any]:
-        return {"totals": dict(self.totals),
-                "skipped": du.all_gather_objects(list(self.skipped))}
+        return {"totals": dict(self.totals), "skipped": du.all_gather_objects(list(self.skipped))}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "totals" in state:
@@ -233,14 +237,17 @@ class ProgressBar(HookBase):
     """A tqdm bar per epoch with the loss and LR, on the master process of a terminal only."""
 
     def __init__(self, enabled: bool | None = None):
-        self.enabled = (sys.stdout.isatty() and du.is_master_proc()) if enabled is None \
-            else enabled
+        self.enabled = (sys.stdout.isatty() and du.is_master_proc()) if enabled is None else enabled
         self.bar: tqdm | None = None
 
     def before_epoch(self, trainer: TrainerBase) -> None:
         if self.enabled:
-            self.bar = tqdm(total=len(trainer.train_loader), initial=trainer.epoch_start_iter,
-                            desc=f"epoch {trainer.epoch + 1}/{trainer.max_epoch}", leave=False)
+            self.bar = tqdm(
+                total=len(trainer.train_loader),
+                initial=trainer.epoch_start_iter,
+                desc=f"epoch {trainer.epoch + 1}/{trainer.max_epoch}",
+                leave=False,
+            )
 
     def after_step(self, trainer: TrainerBase, stats: dict[str, Any]) -> None:
         if self.bar is None:

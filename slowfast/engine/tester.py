@@ -11,12 +11,12 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
+from slowfast.checkpoint.startup import load_test_weights
 from slowfast.datasets.loader import construct_loader
 from slowfast.engine.config_check import check_cfg
 from slowfast.engine.evaluator import MultiViewEvaluator, run_evaluation
 from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
-from slowfast.checkpoint.startup import load_test_weights
 from slowfast.utils.logging import get_logger, log_json_stats
 from slowfast.utils.precision import model_memory_format
 
@@ -46,8 +46,12 @@ def test(cfg: CfgNode) -> dict[str, Any]:
     )
     t0 = time.perf_counter()
     metrics = run_evaluation(model, loader, evaluator, device)
-    out = {"_type": "test_final", "num_videos": dataset.num_videos, "views": num_clips,
-           "test_time_s": time.perf_counter() - t0}
+    out = {
+        "_type": "test_final",
+        "num_videos": dataset.num_videos,
+        "views": num_clips,
+        "test_time_s": time.perf_counter() - t0,
+    }
     out.update(metrics)
     log_json_stats(out, logger)
     if cfg.TEST.SAVE_RESULTS_PATH and du.is_master_proc():

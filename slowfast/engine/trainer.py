@@ -206,18 +206,24 @@ class Trainer(TrainerBase):
             logger.warning(
                 "the mid-epoch checkpoint was written by %d process(es), this run has %d: "
                 "the rest of epoch %d is split for %d, so it is not the exact continuation",
-                len(partial["skipped"]), world, self.epoch + 1, world,
+                len(partial["skipped"]),
+                world,
+                self.epoch + 1,
+                world,
             )
         self.load_hook_state(partial)
-        logger.info("Continuing epoch %d at iteration %d of %d", self.epoch + 1, start + 1,
-                    len(self.train_loader))
+        logger.info(
+            "Continuing epoch %d at iteration %d of %d",
+            self.epoch + 1,
+            start + 1,
+            len(self.train_loader),
+        )
 
     def run_step(self, batch: Any) -> dict[str, Any]:
         """Batch to the device, forward, loss, backward, the loss (and preemption flag) averaged
         over processes and checked, clipping, optimizer step; returns the record's fields."""
         inputs, labels, _, _ = batch
-        inputs = precision.to_memory_format(move_to_device(inputs, self.device),
-                                            self.memory_format)
+        inputs = precision.to_memory_format(move_to_device(inputs, self.device), self.memory_format)
         labels = labels.to(self.device, non_blocking=True)
         preds = self.forward(inputs).float()
         loss = self.loss_fn(preds, labels)
@@ -282,9 +288,15 @@ class Trainer(TrainerBase):
         du.synchronize()
         path = get_path_to_checkpoint(self.cfg.OUTPUT_DIR, self.epoch + 1, iteration=done)
         log_json_stats(
-            {"_type": "preempted", "epoch": self.epoch + 1, "iter": done, "iters": iters,
-             "signal": self.preemption.received.name if self.preemption.requested else "peer",
-             "checkpoint": path, "elapsed_s": time.perf_counter() - self.t_start},
+            {
+                "_type": "preempted",
+                "epoch": self.epoch + 1,
+                "iter": done,
+                "iters": iters,
+                "signal": self.preemption.received.name if self.preemption.requested else "peer",
+                "checkpoint": path,
+                "elapsed_s": time.perf_counter() - self.t_start,
+            },
             logger,
         )
         raise Preempted(

@@ -8,7 +8,8 @@ and with several processes the estimates are averaged so every process evaluates
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 from fvcore.nn import precise_bn as fvcore_precise_bn

@@ -42,9 +42,7 @@ def dummy_inputs(
         shapes = [(channels[0], max(1, frames // alpha)), (channels[1], frames)]
     else:
         shapes = [(channels[0], frames)]
-    return [
-        torch.rand(batch, c, t, crop, crop, device=device, dtype=dtype) for c, t in shapes
-    ]
+    return [torch.rand(batch, c, t, crop, crop, device=device, dtype=dtype) for c, t in shapes]
 
 
 def _model_device(model: nn.Module) -> torch.device:

@@ -63,8 +63,10 @@ class MultigridSchedule:
             return cfg, False
         set_keys(cfg, phase.cfg_updates())
         bn = cfg.BN
-        detail = {"sync_batchnorm": f" x{bn.NUM_SYNC_DEVICES}",
-                  "sub_batchnorm": f" /{bn.NUM_SPLITS}"}
+        detail = {
+            "sync_batchnorm": f" x{bn.NUM_SYNC_DEVICES}",
+            "sub_batchnorm": f" /{bn.NUM_SPLITS}",
+        }
         logger.info(
             "long cycle update at epoch %d: TRAIN.BATCH_SIZE %d, DATA.NUM_FRAMES %d (sampling "
             "rate up to %d), DATA.TRAIN_CROP_SIZE %d, BN.NORM_TYPE %s%s",

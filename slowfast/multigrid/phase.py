@@ -55,8 +55,14 @@ class SolverSetting:
     def lr_at(self, epoch: float) -> float:
         """The learning rate at fractional ``epoch``, without warm-up (lr_policy's formulas)."""
         return policy_lr(
-            self.lr_policy, epoch, base_lr=self.base_lr, steps=self.steps, lrs=self.lrs,
-            gamma=self.gamma, max_epoch=self.max_epoch, cosine_end_lr=self.cosine_end_lr,
+            self.lr_policy,
+            epoch,
+            base_lr=self.base_lr,
+            steps=self.steps,
+            lrs=self.lrs,
+            gamma=self.gamma,
+            max_epoch=self.max_epoch,
+            cosine_end_lr=self.cosine_end_lr,
             cosine_start=self.warmup_epochs if self.cosine_after_warmup else 0.0,
         )
 
@@ -102,7 +108,11 @@ class Phase:
         """The :class:`ClipShape` of each short-cycle position, the phase's own shape last."""
         return tuple(
             ClipShape(
-                self.num_frames, crop, low, high, self.min_sampling_rate,
+                self.num_frames,
+                crop,
+                low,
+                high,
+                self.min_sampling_rate,
                 self.sampling_rate if self.sampling_rate > self.min_sampling_rate else 0,
             )
             for (_, crop), (low, high) in zip(self.short_cycle, self.jitter_scales)

@@ -139,8 +139,9 @@ def _draw_batches(ax, s: Schedule, colours) -> None:
     ax.stairs([p.batch_size for p in s.phases], _edges(s), color="black", label="long-cycle shape")
     for j, (_, crop) in enumerate(s.phases[0].short_cycle[:-1]):
         # A phase without the short cycle (a clean fine-tuning phase) shows its own batch.
-        batches = [p.short_cycle[j][0] if len(p.short_cycle) > 1 else p.batch_size
-                   for p in s.phases]
+        batches = [
+            p.short_cycle[j][0] if len(p.short_cycle) > 1 else p.batch_size for p in s.phases
+        ]
         style = {"linestyle": ":", "color": colours(0.3 + 0.3 * j)}
         ax.stairs(batches, _edges(s), label=f"short cycle, crop {crop}", **style)
     ax.set_yscale("log", base=2)

@@ -102,8 +102,14 @@ class ScheduledBatchSampler(ResumableBatches, Sampler[list[tuple[int, ClipShape,
 def epoch_loader(dataset: Dataset, plan: IterationPlan, epoch: int, cfg: CfgNode) -> DataLoader:
     """The training loader of ``epoch``: its iterations' batch sizes and shapes from ``plan``."""
     sampler = ScheduledBatchSampler(
-        plan.batches(epoch), len(dataset), cfg.RNG_SEED, get_rank(), world_size(cfg), epoch,
-        clips_per_decode=cfg.DATA.CLIPS_PER_DECODE, base_batch=plan.schedule.default_batch_size,
+        plan.batches(epoch),
+        len(dataset),
+        cfg.RNG_SEED,
+        get_rank(),
+        world_size(cfg),
+        epoch,
+        clips_per_decode=cfg.DATA.CLIPS_PER_DECODE,
+        base_batch=plan.schedule.default_batch_size,
     )
     return build_loader(dataset, cfg, sampler)
 
@@ -112,6 +118,7 @@ def precise_bn_loader(dataset: Dataset, span: PhaseSpan, cfg: CfgNode) -> DataLo
     """BN.NUM_BATCHES_PRECISE batches at the phase's own shape and batch size (no short cycle),
     reshuffled per epoch by :func:`~slowfast.datasets.loader.shuffle_dataset`."""
     batches = [(span.phase.batch_size, span.shapes[-1])] * cfg.BN.NUM_BATCHES_PRECISE
-    sampler = ScheduledBatchSampler(batches, len(dataset), cfg.RNG_SEED + 1, get_rank(),
-                                    world_size(cfg))
+    sampler = ScheduledBatchSampler(
+        batches, len(dataset), cfg.RNG_SEED + 1, get_rank(), world_size(cfg)
+    )
     return build_loader(dataset, cfg, sampler)

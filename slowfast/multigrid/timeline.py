@@ -48,8 +48,9 @@ def stepwise_layout(stages: list[Stage], base: Baseline, fine_tune_short: bool) 
     iter_saving = steps[-1] / iters
     last = stages[-1]
     if not fine_tune_short:
-        last = Stage(last.index, last.num_frames, last.crop_size, last.multiplier,
-                      float(last.multiplier))
+        last = Stage(
+            last.index, last.num_frames, last.crop_size, last.multiplier, float(last.multiplier)
+        )
     fine_tune = (base.max_epoch - steps[-1]) / iter_saving * last.avg_multiplier
     layout.append((len(steps) - 1, last, fine_tune))
     return layout
@@ -138,8 +139,7 @@ def single_cycle_solver(
     starts = [0] + ends[:-1]
     steps = sorted({s for s in lr_steps + starts if s < ends[-1]})
     lrs = [
-        gamma ** index_at(lr_steps, s) * layout[index_at(starts, s)][1].multiplier
-        for s in steps
+        gamma ** index_at(lr_steps, s) * layout[index_at(starts, s)][1].multiplier for s in steps
     ]
     return steps, lrs
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -250,8 +251,17 @@ def is_collective_failure(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return isinstance(err, RuntimeError) and any(
-        word in text for word in ("gloo", "nccl", "connection closed", "connection reset",
-                                  "timed out", "timeout", "broken pipe", "socket")
+        word in text
+        for word in (
+            "gloo",
+            "nccl",
+            "connection closed",
+            "connection reset",
+            "timed out",
+            "timeout",
+            "broken pipe",
+            "socket",
+        )
     )
 
 
@@ -289,5 +299,9 @@ def report_lost_peer(err: BaseException, checkpoint: str | None) -> None:
     logger.error(
         "rank %d: the distributed job cannot go on: %s; %s: %s. Last checkpoint: %s "
         "(run the same command again to resume from it)",
-        rank, who, type(err).__name__, first_line, checkpoint,
+        rank,
+        who,
+        type(err).__name__,
+        first_line,
+        checkpoint,
     )

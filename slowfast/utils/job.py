@@ -78,7 +78,7 @@ def _worker(
         kind = "preempted" if isinstance(err, Preempted) else "user"
         errors.put((time.time(), local_rank, kind, str(err)))
         raise SystemExit(PREEMPTED_EXIT_CODE if kind == "preempted" else 2) from None
-    except BaseException as err:
+    except BaseException:
         if errors is not None:
             # Report when it happened: peers of a crashed process fail soon after with their
             # own (secondary) errors, and the parent should show the first one.

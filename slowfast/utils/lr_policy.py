@@ -9,8 +9,7 @@ and writes the result into the optimizer with :func:`set_lr`. The numbers match 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from fvcore.common.config import CfgNode
@@ -76,7 +75,10 @@ def _lr_steps_with_relative_lrs(cfg: CfgNode, cur_epoch: float) -> float:
             f"{list(solver.STEPS)} needs {len(solver.STEPS)}"
         )
     return policy_lr(
-        "steps_with_relative_lrs", cur_epoch, base_lr=solver.BASE_LR, steps=solver.STEPS,
+        "steps_with_relative_lrs",
+        cur_epoch,
+        base_lr=solver.BASE_LR,
+        steps=solver.STEPS,
         lrs=solver.LRS,
     )
 
@@ -98,8 +100,12 @@ def _lr_cosine(cfg: CfgNode, cur_epoch: float) -> float:
     solver = cfg.SOLVER
     offset = solver.WARMUP_EPOCHS if solver.COSINE_AFTER_WARMUP else 0.0
     return policy_lr(
-        "cosine", cur_epoch, base_lr=solver.BASE_LR, max_epoch=solver.MAX_EPOCH,
-        cosine_end_lr=solver.COSINE_END_LR, cosine_start=offset,
+        "cosine",
+        cur_epoch,
+        base_lr=solver.BASE_LR,
+        max_epoch=solver.MAX_EPOCH,
+        cosine_end_lr=solver.COSINE_END_LR,
+        cosine_start=offset,
     )
 
 

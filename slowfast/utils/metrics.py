@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -25,9 +25,7 @@ def topks_correct(
     return [hits[:, :k].float().sum() for k in ks]
 
 
-def topk_errors(
-    preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]
-) -> list[torch.Tensor]:
+def topk_errors(preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]) -> list[torch.Tensor]:
     """Top-k error (%) for each k."""
     return [(1.0 - c / preds.shape[0]) * 100.0 for c in topks_correct(preds, labels, ks)]
 

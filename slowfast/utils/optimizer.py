@@ -125,7 +125,11 @@ def _sgd(groups, *, lr, momentum, weight_decay, dampening, nesterov, betas):
             f"MOMENTUM={momentum}, DAMPENING={dampening}"
         )
     return torch.optim.SGD(
-        groups, lr=lr, momentum=momentum, weight_decay=weight_decay, dampening=dampening,
+        groups,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        dampening=dampening,
         nesterov=nesterov,
     )
 
@@ -137,9 +141,7 @@ def _adam(groups, *, lr, weight_decay, betas, **_unused):
 
 @OPTIMIZER_REGISTRY.register_as("adamw")
 def _adamw(groups, *, lr, weight_decay, betas, **_unused):
-    return torch.optim.AdamW(
-        groups, lr=lr, betas=tuple(betas), eps=1e-8, weight_decay=weight_decay
-    )
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=1e-8, weight_decay=weight_decay)
 
 
 def create_optimizer(
@@ -162,8 +164,13 @@ def create_optimizer(
             f"choose from {OPTIMIZER_REGISTRY.names()}"
         )
     return OPTIMIZER_REGISTRY.get(method)(
-        groups, lr=lr, momentum=momentum, weight_decay=weight_decay, dampening=dampening,
-        nesterov=nesterov, betas=betas,
+        groups,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        dampening=dampening,
+        nesterov=nesterov,
+        betas=betas,
     )
 
 

@@ -20,34 +20,54 @@ from slowfast.config.loader import build_cfg
 _KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Za-z0-9_]+)*$")
 
 
-def build_parser(description: str = "Train and test video models (PySlowFast-compatible).") -> argparse.ArgumentParser:
+def build_parser(
+    description: str = "Train and test video models (PySlowFast-compatible).",
+) -> argparse.ArgumentParser:
     """The argument parser with PySlowFast's flags plus ``--dry-run``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
-        "--shard_id", "--shard-id", type=int, default=None,
+        "--shard_id",
+        "--shard-id",
+        type=int,
+        default=None,
         help="index of this machine, 0 .. num_shards-1 (overrides SHARD_ID)",
     )
     parser.add_argument(
-        "--num_shards", "--num-shards", type=int, default=None,
+        "--num_shards",
+        "--num-shards",
+        type=int,
+        default=None,
         help="number of machines in the job (overrides NUM_SHARDS)",
     )
     parser.add_argument(
-        "--init_method", "--init-method", default="tcp://localhost:9999",
+        "--init_method",
+        "--init-method",
+        default="tcp://localhost:9999",
         help="torch.distributed rendezvous for --num_shards jobs (ignored under torchrun)",
     )
     parser.add_argument(
-        "--cfg", dest="cfg_files", nargs="+", default=[], metavar="FILE",
+        "--cfg",
+        dest="cfg_files",
+        nargs="+",
+        default=[],
+        metavar="FILE",
         help="config file(s), merged in order; KEY VALUE overrides may follow",
     )
     parser.add_argument(
-        "--opts", nargs=argparse.REMAINDER, default=[],
+        "--opts",
+        nargs=argparse.REMAINDER,
+        default=[],
         help="KEY VALUE overrides (see slowfast/config/defaults.py)",
     )
     parser.add_argument(
-        "--dry-run", "--dry_run", action="store_true",
+        "--dry-run",
+        "--dry_run",
+        action="store_true",
         help="load and validate the config, build the model, print its size, and exit",
     )
-    parser.add_argument("--local-rank", "--local_rank", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--local-rank", "--local_rank", type=int, default=None, help=argparse.SUPPRESS
+    )
     return parser
 
 
@@ -55,7 +75,9 @@ def _looks_like_key(token: str) -> bool:
     return bool(_KEY_RE.match(token)) and not token.lower().endswith((".yaml", ".yml"))
 
 
-def parse_args(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
     """Parse ``argv``; the config files end at the first token that looks like a config key."""
     parser = parser or build_parser()
     args, rest = parser.parse_known_args(argv)

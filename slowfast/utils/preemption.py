@@ -68,7 +68,9 @@ class PreemptionWatcher:
             self.received = signal.Signals(signum)
             logger.warning(
                 "%s received: finishing the current step, then writing a checkpoint and "
-                "stopping (exit status %d)", name, PREEMPTED_EXIT_CODE,
+                "stopping (exit status %d)",
+                name,
+                PREEMPTED_EXIT_CODE,
             )
         else:
             logger.warning("%s received again: the checkpoint is on its way", name)

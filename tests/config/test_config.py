@@ -28,7 +28,10 @@ def test_defaults_are_pyslowfast_values():
     assert cfg.MULTIGRID.EPOCH_FACTOR == 1.5
     assert cfg.MULTIGRID.SHORT_CYCLE_FACTORS == [0.5, 0.5**0.5]
     assert [tuple(f) for f in cfg.MULTIGRID.LONG_CYCLE_FACTORS] == [
-        (0.25, 0.5**0.5), (0.5, 0.5**0.5), (0.5, 1), (1, 1)
+        (0.25, 0.5**0.5),
+        (0.5, 0.5**0.5),
+        (0.5, 1),
+        (1, 1),
     ]
     assert cfg.BN.NORM_TYPE == "batchnorm" and cfg.MULTIGRID.BN_BASE_SIZE == 8
     # get_cfg hands out copies.
@@ -37,7 +40,7 @@ def test_defaults_are_pyslowfast_values():
 
 
 def test_base_inheritance_and_type_decoding(tmp_path):
-    base = write(tmp_path / "base.yaml", "SOLVER:\n  BASE_LR: 0.2\n  WEIGHT_DECAY: 1e-4\n")
+    write(tmp_path / "base.yaml", "SOLVER:\n  BASE_LR: 0.2\n  WEIGHT_DECAY: 1e-4\n")
     (tmp_path / "sub").mkdir()
     child = write(
         tmp_path / "sub" / "child.yaml", "_BASE_: ../base.yaml\nSOLVER:\n  MAX_EPOCH: 7\n"
@@ -56,12 +59,14 @@ def test_unknown_key_names_source_and_closest(tmp_path):
         build_cfg([bad])
     msg = str(e.value)
     assert "SOLVER.BASE_LRR" in msg and str(bad) in msg and "SOLVER.BASE_LR" in msg
-    with pytest.raises(ConfigError, match=r"TRAIN\.BATCHSIZE \(from the command line\).*TRAIN\.BATCH_SIZE"):
+    with pytest.raises(
+        ConfigError, match=r"TRAIN\.BATCHSIZE \(from the command line\).*TRAIN\.BATCH_SIZE"
+    ):
         build_cfg([], ["TRAIN.BATCHSIZE", "8"])
 
 
 def test_unknown_key_in_base_names_the_base_file(tmp_path):
-    base = write(tmp_path / "base.yaml", "DATA:\n  NUM_FRAME: 8\n")
+    write(tmp_path / "base.yaml", "DATA:\n  NUM_FRAME: 8\n")
     child = write(tmp_path / "child.yaml", "_BASE_: base.yaml\n")
     with pytest.raises(ConfigError, match=r"DATA\.NUM_FRAME .*base\.yaml.*DATA\.NUM_FRAMES"):
         build_cfg([child])
@@ -145,7 +150,9 @@ def test_run_net_reports_typo_with_status_2(tmp_path):
     bad = write(tmp_path / "bad.yaml", "SOLVER:\n  BASE_LRR: 0.1\n")
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", bad, "--dry-run"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "SOLVER.BASE_LRR" in proc.stderr and "SOLVER.BASE_LR" in proc.stderr

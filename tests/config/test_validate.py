@@ -43,25 +43,37 @@ def test_registering_a_name_makes_it_valid(monkeypatch):
 
 
 def test_typo_gets_the_closest_name():
-    with pytest.raises(ConfigError, match=r"MODEL.LOSS_FUNC: .*'cross_entropie'.*did you mean "
-                                          r"'cross_entropy'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"MODEL.LOSS_FUNC: .*'cross_entropie'.*did you mean "
+        r"'cross_entropy'",
+    ):
         check_cfg(build_cfg([], ["MODEL.LOSS_FUNC", "cross_entropie"]))
-    with pytest.raises(ConfigError, match=r"BN.NORM_TYPE: .*'sub_batchnrom'.*allowed: batchnorm, "
-                                          r"sub_batchnorm, sync_batchnorm; did you mean "
-                                          r"'sub_batchnorm'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"BN.NORM_TYPE: .*'sub_batchnrom'.*allowed: batchnorm, "
+        r"sub_batchnorm, sync_batchnorm; did you mean "
+        r"'sub_batchnorm'",
+    ):
         check_cfg(build_cfg([], ["BN.NORM_TYPE", "sub_batchnrom"]))
 
 
 def test_dataset_names_follow_pyslowfast_capitalisation():
     assert check_cfg(build_cfg([], ["TRAIN.DATASET", "ssv2"])).TRAIN.DATASET == "ssv2"
-    with pytest.raises(ConfigError, match=r"TEST.DATASET: unknown value 'kinetic'; allowed: "
-                                          r"Charades, Kinetics, Ssv2; did you mean 'Kinetics'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"TEST.DATASET: unknown value 'kinetic'; allowed: "
+        r"Charades, Kinetics, Ssv2; did you mean 'Kinetics'",
+    ):
         check_cfg(build_cfg([], ["TEST.DATASET", "kinetic"]))
 
 
 def test_model_name_message_says_how_to_register():
-    with pytest.raises(ConfigError, match=r"MODEL.MODEL_NAME: .*'ResNett'.*SlowFast.*"
-                                          r"SLOWFAST_EXTRA_MODULES"):
+    with pytest.raises(
+        ConfigError,
+        match=r"MODEL.MODEL_NAME: .*'ResNett'.*SlowFast.*"
+        r"SLOWFAST_EXTRA_MODULES",
+    ):
         check_cfg(build_cfg([], ["MODEL.MODEL_NAME", "ResNett"]))
 
 
@@ -103,11 +115,27 @@ def test_check_cfg_freezes_and_thawed_reopens():
 def test_multigrid_phase_applies_to_a_frozen_cfg():
     from slowfast.multigrid import apply_phase, build_schedule, init_cfg
 
-    cfg = check_cfg(build_cfg([], ["MULTIGRID.LONG_CYCLE", "True", "MULTIGRID.SHORT_CYCLE",
-                                   "True", "DATA.NUM_FRAMES", "32", "SOLVER.MAX_EPOCH", "8",
-                                   "SOLVER.STEPS", "[0, 4, 6]",
-                                   "SOLVER.LRS", "[1, 0.1, 0.01]",
-                                   "SOLVER.LR_POLICY", "steps_with_relative_lrs"]))
+    cfg = check_cfg(
+        build_cfg(
+            [],
+            [
+                "MULTIGRID.LONG_CYCLE",
+                "True",
+                "MULTIGRID.SHORT_CYCLE",
+                "True",
+                "DATA.NUM_FRAMES",
+                "32",
+                "SOLVER.MAX_EPOCH",
+                "8",
+                "SOLVER.STEPS",
+                "[0, 4, 6]",
+                "SOLVER.LRS",
+                "[1, 0.1, 0.01]",
+                "SOLVER.LR_POLICY",
+                "steps_with_relative_lrs",
+            ],
+        )
+    )
     ready = init_cfg(cfg)
     assert ready.is_frozen() and ready.MULTIGRID.DEFAULT_B == cfg.TRAIN.BATCH_SIZE
     phase = build_schedule(ready).phases[0]

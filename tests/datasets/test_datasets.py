@@ -92,8 +92,10 @@ def test_ssv2_keeps_frames_unflipped_without_random_flip(tmp_path):
         dataset = build_dataset("ssv2", cfg, "train")
         assert [dataset[i][1] for i in range(2)] == [0, 1]
         red = 0 if reverse else 2  # frames load as BGR, like PySlowFast
-        return {bool(dataset[i % 2][0][1][red, 0, 0, -1] > dataset[i % 2][0][1][red, 0, 0, 0])
-                for i in range(30)}
+        return {
+            bool(dataset[i % 2][0][1][red, 0, 0, -1] > dataset[i % 2][0][1][red, 0, 0, 0])
+            for i in range(30)
+        }
 
     assert left_to_right(flip=False, reverse=True) == {True}
     assert left_to_right(flip=False, reverse=False) == {True}
@@ -115,8 +117,9 @@ def test_charades_multi_hot_targets_clip_labels_in_training(tmp_path):
     frames = [(image, (1,))] * 10 + [(image, (2, 3))] * 10
     write_frame_list(root, "train.csv", {"a": frames, "b": [(image, (0,))] * 5}, labels=True)
     write_frame_list(root, "val.csv", {"a": frames}, labels=True)
-    cfg = small_cfg(root, "charades", 4, "DATA.NUM_FRAMES", 2, "DATA.SAMPLING_RATE", 1,
-                    "MODEL.ARCH", "slow")
+    cfg = small_cfg(
+        root, "charades", 4, "DATA.NUM_FRAMES", 2, "DATA.SAMPLING_RATE", 1, "MODEL.ARCH", "slow"
+    )
     train = build_dataset("charades", cfg, "train")
     assert train.clip_label(0, [0, 5]) == (1,)
     assert train.clip_label(0, [9, 10]) == (1, 2, 3)
@@ -166,7 +169,11 @@ def test_decoding_at_the_drawn_scale_keeps_the_augmentation(kinetics_cfg, ssv2_c
     after = build_dataset(fmt, make("DATA.DECODE_AT_SCALE", False), "train")
     # The second shape lets SSv2's 64x48 JPEG frames be decoded at half scale (48 >= 2 x 22).
     coarse = ClipShape(4, 16, 16, 22, 2)
-    for index, seed, shape in ((0, 11, ClipShape(4, 24, 26, 36, 2)), (3, 12, coarse), (5, 13, coarse)):
+    for index, seed, shape in (
+        (0, 11, ClipShape(4, 24, 26, 36, 2)),
+        (3, 12, coarse),
+        (5, 13, coarse),
+    ):
         a, label_a, _, _ = at_scale[(index, shape, seed)]
         b, label_b, _, _ = after[(index, shape, seed)]
         assert label_a == label_b

@@ -296,16 +296,33 @@ def test_every_multigrid_shape_reads_the_frames_of_a_full_decode(tmp_path):
     path = str(tmp_path / "irregular.mp4")
     write_irregular(path, 120)
     with av.open(path) as container:
-        keyframes = [i for i, p in enumerate(sorted(
-            (p for p in container.demux(video=0) if p.size), key=lambda p: p.pts)) if p.is_keyframe]
+        keyframes = [
+            i
+            for i, p in enumerate(
+                sorted((p for p in container.demux(video=0) if p.size), key=lambda p: p.pts)
+            )
+            if p.is_keyframe
+        ]
         assert container.streams.video[0].average_rate == Fraction(30000, 1001)
         assert len(container.streams.audio) == 1
     gaps = {b - a for a, b in zip(keyframes, keyframes[1:])}
     assert len(keyframes) >= 4 and len(gaps) > 1  # irregular
     everything = decode_all(path)
-    cfg = assert_and_infer_cfg(build_cfg(
-        [os.path.join(os.path.dirname(__file__), "..", "..", "configs", "Synthetic",
-                      "SLOWFAST_demo_multigrid.yaml")], ["DATA.TARGET_FPS", "30"]))
+    cfg = assert_and_infer_cfg(
+        build_cfg(
+            [
+                os.path.join(
+                    os.path.dirname(__file__),
+                    "..",
+                    "..",
+                    "configs",
+                    "Synthetic",
+                    "SLOWFAST_demo_multigrid.yaml",
+                )
+            ],
+            ["DATA.TARGET_FPS", "30"],
+        )
+    )
     shapes = {s for p in build_schedule(init_cfg(cfg)).phases for s in p.clip_shapes()}
     assert len(shapes) >= 6
     rng = random.Random(0)
@@ -313,8 +330,16 @@ def test_every_multigrid_shape_reads_the_frames_of_a_full_decode(tmp_path):
         for _ in range(3):
             rate = sampling.draw_sampling_rate(shape.sampling_rate, shape.max_sampling_rate, rng)
             with open_video(path) as reader:
-                indices = sampling.clip_indices(reader.num_frames, shape.num_frames, rate,
-                                                reader.fps, 30, sampling.RANDOM_VIEW, 1, rng)
+                indices = sampling.clip_indices(
+                    reader.num_frames,
+                    shape.num_frames,
+                    rate,
+                    reader.fps,
+                    30,
+                    sampling.RANDOM_VIEW,
+                    1,
+                    rng,
+                )
                 size = rng.randint(shape.min_scale, shape.max_scale)
                 got = reader.read(indices, short_side=size)
             expected = resize_short_side(np.stack([everything[i] for i in indices]), size)

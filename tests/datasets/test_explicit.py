@@ -35,16 +35,24 @@ def test_a_dataset_from_records_matches_the_config_built_one(kinetics_cfg):
 def test_the_injected_sampler_picks_the_frames(kinetics_cfg):
     cfg = kinetics_cfg()
     records, _ = Kinetics.read_annotations("test", AnnotationSource.from_cfg(cfg))
-    options = DatasetOptions(num_classes=4, num_frames=4, sampling_rate=1, train_crop_size=16,
-                             jitter_scales=(16, 20), test_crop_size=16, num_spatial_crops=1)
+    options = DatasetOptions(
+        num_classes=4,
+        num_frames=4,
+        sampling_rate=1,
+        train_crop_size=16,
+        jitter_scales=(16, 20),
+        test_crop_size=16,
+        num_spatial_crops=1,
+    )
     # Any VideoDataset takes any sampler: here Kinetics videos with SSv2's segment rule.
     dataset = VideoDataset(records, "test", ClipSampler("segment", 2), options)
     assert dataset.num_views == 2 and len(dataset) == 2 * len(records)
     frames, label, index, meta = dataset[1]
     assert [tuple(f.shape) for f in frames] == [(3, 4, 16, 16)]  # single pathway by default
     with dataset._open(records[0]) as reader:
-        expected = ClipSampler("segment", 2).indices(reader.num_frames, reader.fps, 1, 1, 4,
-                                                     random.Random(0))
+        expected = ClipSampler("segment", 2).indices(
+            reader.num_frames, reader.fps, 1, 1, 4, random.Random(0)
+        )
         assert dataset._test_frames(0)[0][1] == expected
 
 

@@ -22,8 +22,13 @@ def ramp_image(height: int, width: int, shift: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "size, short_side, reduced",
-    [((240, 320), 64, (60, 80)), ((240, 320), 112, (120, 160)), ((256, 341), 32, (32, 43)),
-     ((240, 320), 160, None), ((240, 320), 300, None)],
+    [
+        ((240, 320), 64, (60, 80)),
+        ((240, 320), 112, (120, 160)),
+        ((256, 341), 32, (32, 43)),
+        ((240, 320), 160, None),
+        ((240, 320), 300, None),
+    ],
 )
 def test_reduced_jpeg_decoding_gives_the_full_decodes_size(tmp_path, size, short_side, reduced):
     path = str(tmp_path / "frame.jpg")
@@ -34,8 +39,12 @@ def test_reduced_jpeg_decoding_gives_the_full_decodes_size(tmp_path, size, short
     assert got.shape == expected.shape
     assert min(got.shape[:2]) == short_side
     # The libjpeg reduction happened exactly when the short side allows 2x or more.
-    flag = {None: None, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}
+    flag = {
+        None: None,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }
     if reduced is not None:
         factor = size[0] // reduced[0]
         raw = cv2.imdecode(np.fromfile(path, np.uint8), flag[factor])

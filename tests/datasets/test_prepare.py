@@ -86,8 +86,20 @@ def test_the_tool_mirrors_a_dataset_that_then_trains(tmp_path):
     (src / "train.csv").write_text("\n".join(lines) + "\n")
     (src / "val.csv").write_text(lines[0] + "\n")
     dst = tmp_path / "dst"
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "prepare_videos.py"), "--src", str(src),
-           "--dst", str(dst), "--short-side", "32", "--keyframe-interval", "5", "--workers", "1"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "tools", "prepare_videos.py"),
+        "--src",
+        str(src),
+        "--dst",
+        str(dst),
+        "--short-side",
+        "32",
+        "--keyframe-interval",
+        "5",
+        "--workers",
+        "1",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "2 re-encoded, 0 already there, 0 failed" in proc.stdout
@@ -100,16 +112,23 @@ def test_the_tool_mirrors_a_dataset_that_then_trains(tmp_path):
 
     from .helpers import small_cfg
 
-    cfg = small_cfg(str(dst), "kinetics", 2, "DATA.TRAIN_JITTER_SCALES", [32, 32],
-                    "DATA.TRAIN_CROP_SIZE", 32)
+    cfg = small_cfg(
+        str(dst), "kinetics", 2, "DATA.TRAIN_JITTER_SCALES", [32, 32], "DATA.TRAIN_CROP_SIZE", 32
+    )
     frames, label, _, _ = build_dataset("kinetics", cfg, "train")[1]
     assert label == 1 and frames[1].shape == (3, 8, 32, 32)
 
 
 def test_the_tool_reports_a_bad_annotation_line(tmp_path):
     (tmp_path / "train.csv").write_text("just-a-path\n")
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "prepare_videos.py"), "--src",
-           str(tmp_path), "--dst", str(tmp_path / "out")]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "tools", "prepare_videos.py"),
+        "--src",
+        str(tmp_path),
+        "--dst",
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert f"{tmp_path / 'train.csv'}:1: expected 'path label'" in proc.stderr

@@ -12,8 +12,11 @@ import pytest
 
 from slowfast.datasets.synthetic import CLASS_TEMPLATES, make_dataset
 
-SPLITS = {"kinetics": {"train": 3, "val": 1, "test": 1}, "ssv2": {"train": 2, "val": 1},
-          "charades": {"train": 2, "val": 1}}
+SPLITS = {
+    "kinetics": {"train": 3, "val": 1, "test": 1},
+    "ssv2": {"train": 2, "val": 1},
+    "charades": {"train": 2, "val": 1},
+}
 
 
 def generate(root: str, fmt: str, workers: int) -> dict:
@@ -49,15 +52,26 @@ def test_same_seed_same_bytes_and_frames(tmp_path, fmt):
     frames_a, frames_b = pixels(first["root"]), pixels(second["root"])
     assert len(frames_a) == 10 * sum(SPLITS[fmt].values())
     assert all(np.array_equal(x, y) for x, y in zip(frames_a, frames_b))
-    other = make_dataset(fmt, str(tmp_path / "c"), 4, SPLITS[fmt], seed=12, size=(32, 24),
-                         fps=10, seconds=1.0, workers=1)
+    other = make_dataset(
+        fmt,
+        str(tmp_path / "c"),
+        4,
+        SPLITS[fmt],
+        seed=12,
+        size=(32, 24),
+        fps=10,
+        seconds=1.0,
+        workers=1,
+    )
     assert not np.array_equal(pixels(other["root"])[0], frames_a[0])
 
 
 def test_files_of_each_format(tmp_path):
     kinetics = generate(str(tmp_path / "k"), "kinetics", workers=1)
     assert sorted(os.path.basename(f) for f in kinetics["files"]) == [
-        "test.csv", "train.csv", "val.csv"
+        "test.csv",
+        "train.csv",
+        "val.csv",
     ]
     line = open(os.path.join(kinetics["root"], "train.csv")).read().splitlines()[0]
     path, label = line.split(" ")
@@ -71,8 +85,9 @@ def test_files_of_each_format(tmp_path):
     ssv2 = generate(str(tmp_path / "s"), "ssv2", workers=1)
     with open(os.path.join(ssv2["root"], "something-something-v2-labels.json")) as f:
         labels = json.load(f)
-    assert labels == {t.replace("[", "").replace("]", ""): str(i)
-                      for i, t in enumerate(CLASS_TEMPLATES[:4])}
+    assert labels == {
+        t.replace("[", "").replace("]", ""): str(i) for i, t in enumerate(CLASS_TEMPLATES[:4])
+    }
     with open(os.path.join(ssv2["root"], "something-something-v2-validation.json")) as f:
         (entry,) = json.load(f)
     assert entry["template"] in CLASS_TEMPLATES and entry["id"] == "val00000"

@@ -6,20 +6,25 @@ import os
 
 import pytest
 
+from sftools.curves import parse_json_stats
 from slowfast.datasets.synthetic import make_dataset
 from slowfast.engine.cli import main as run_net_main
-from sftools.curves import parse_json_stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_CFG = os.path.join(ROOT, "configs", "Synthetic", "SLOWFAST_tiny.yaml")
 
 # A small, fast network: SlowFast with ResNet-18-style stages at width 4 on 8 x 32^2 clips.
 TINY_MODEL = [
-    "RESNET.DEPTH", "18",
-    "RESNET.TRANS_FUNC", "basic_transform",
-    "RESNET.NUM_BLOCK_TEMP_KERNEL", "[[2, 2], [2, 2], [2, 2], [2, 2]]",
-    "LOG_MODEL_INFO", "False",
-    "LOG_PERIOD", "100",
+    "RESNET.DEPTH",
+    "18",
+    "RESNET.TRANS_FUNC",
+    "basic_transform",
+    "RESNET.NUM_BLOCK_TEMP_KERNEL",
+    "[[2, 2], [2, 2], [2, 2], [2, 2]]",
+    "LOG_MODEL_INFO",
+    "False",
+    "LOG_PERIOD",
+    "100",
 ]
 
 
@@ -35,7 +40,13 @@ def datasets(tmp_path_factory):
         ("charades", {"train": 24, "val": 8}, 4),
     ):
         out[fmt] = make_dataset(
-            fmt.split("_")[0], str(root / fmt), classes, splits, seed=1, size=(48, 40), fps=15,
+            fmt.split("_")[0],
+            str(root / fmt),
+            classes,
+            splits,
+            seed=1,
+            size=(48, 40),
+            fps=15,
             seconds=1.4,
         )
     return out

@@ -29,9 +29,21 @@ def test_torchrun_two_processes_gloo(datasets, tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *opts,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        os.path.join(ROOT, "tools", "run_net.py"),
+        "--cfg",
+        TINY_CFG,
+        *info["overrides"],
+        *TINY_MODEL,
+        "OUTPUT_DIR",
+        str(out),
+        *opts,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -46,7 +58,8 @@ def test_torchrun_two_processes_gloo(datasets, tmp_path):
     (test,) = records(out, "test_final")
     assert test["num_videos"] == 8
     assert sorted(os.listdir(out / "checkpoints")) == [
-        "checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"
+        "checkpoint_epoch_00001.pyth",
+        "checkpoint_epoch_00002.pyth",
     ]
     # The same global batch in one process: the loss curve agrees within tolerance.
     single = tmp_path / "single"
@@ -66,10 +79,25 @@ def test_torchrun_multigrid_two_processes(datasets, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
     opts = list(MULTIGRID)
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *opts,
-        "BN.USE_PRECISE_STATS", "False", "TEST.ENABLE", "False",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        os.path.join(ROOT, "tools", "run_net.py"),
+        "--cfg",
+        TINY_CFG,
+        *info["overrides"],
+        *TINY_MODEL,
+        "OUTPUT_DIR",
+        str(out),
+        *opts,
+        "BN.USE_PRECISE_STATS",
+        "False",
+        "TEST.ENABLE",
+        "False",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -118,15 +146,40 @@ def _two_machines(info, out, tmp_path, *opts, env=None):
     procs, logs = [], []
     for node in (0, 1):
         cmd = [
-            sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank",
-            str(node), "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port",
-            str(port), os.path.join(ROOT, "tools", "run_net.py"), "--cfg", TINY_CFG,
-            *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), "TRAIN.BATCH_SIZE", "2",
-            "SOLVER.MAX_EPOCH", "40", "TEST.ENABLE", "False", *opts,
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "2",
+            "--node_rank",
+            str(node),
+            "--nproc_per_node",
+            "1",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(port),
+            os.path.join(ROOT, "tools", "run_net.py"),
+            "--cfg",
+            TINY_CFG,
+            *info["overrides"],
+            *TINY_MODEL,
+            "OUTPUT_DIR",
+            str(out),
+            "TRAIN.BATCH_SIZE",
+            "2",
+            "SOLVER.MAX_EPOCH",
+            "40",
+            "TEST.ENABLE",
+            "False",
+            *opts,
         ]
         log = open(tmp_path / f"node{node}.txt", "w")
-        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                      start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        )
         logs.append(log)
     return procs, logs
 
@@ -190,8 +243,9 @@ def test_two_machine_job_ends_when_a_peer_is_lost(datasets, tmp_path, how):
     """SIGKILL of one machine (agent and worker), or SIGSTOP (a hung machine: the collective
     timeout must end the job)."""
     out = tmp_path / "job"
-    procs, logs = _two_machines(datasets["kinetics"], out, tmp_path,
-                                env={"SLOWFAST_DIST_TIMEOUT_S": "20"})
+    procs, logs = _two_machines(
+        datasets["kinetics"], out, tmp_path, env={"SLOWFAST_DIST_TIMEOUT_S": "20"}
+    )
     try:
         _wait_for_checkpoint(out, procs)
         _signal_machine(procs[1], signal.SIGKILL if how == "killed" else signal.SIGSTOP)
@@ -207,7 +261,11 @@ def test_two_machine_job_ends_when_a_rank_raises(datasets, tmp_path):
     path.write_text(FAILING_MODEL)
     out = tmp_path / "job"
     procs, logs = _two_machines(
-        datasets["kinetics"], out, tmp_path, "MODEL.MODEL_NAME", "FailsOnRankOne",
+        datasets["kinetics"],
+        out,
+        tmp_path,
+        "MODEL.MODEL_NAME",
+        "FailsOnRankOne",
         env={"SLOWFAST_EXTRA_MODULES": str(path), "SLOWFAST_DIST_TIMEOUT_S": "60"},
     )
     try:
@@ -224,10 +282,22 @@ def test_user_error_in_a_torchrun_worker_exits_2(datasets, tmp_path):
     """A data error in every worker: each exits with status 2 and the one-line message."""
     info = datasets["kinetics"]
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(tmp_path / "o"),
-        "DATA.PATH_TO_DATA_DIR", str(tmp_path / "missing"),
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        os.path.join(ROOT, "tools", "run_net.py"),
+        "--cfg",
+        TINY_CFG,
+        *info["overrides"],
+        *TINY_MODEL,
+        "OUTPUT_DIR",
+        str(tmp_path / "o"),
+        "DATA.PATH_TO_DATA_DIR",
+        str(tmp_path / "missing"),
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -246,11 +316,28 @@ def test_torchrun_job_preempted_then_resumed(datasets, tmp_path):
     info = datasets["kinetics"]
     out = tmp_path / "job"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", str(free_port()), os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg", TINY_CFG, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out),
-        "TRAIN.BATCH_SIZE", "2", "SOLVER.MAX_EPOCH", "8", "TEST.ENABLE", "False",
-        "LOG_PERIOD", "1",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        os.path.join(ROOT, "tools", "run_net.py"),
+        "--cfg",
+        TINY_CFG,
+        *info["overrides"],
+        *TINY_MODEL,
+        "OUTPUT_DIR",
+        str(out),
+        "TRAIN.BATCH_SIZE",
+        "2",
+        "SOLVER.MAX_EPOCH",
+        "8",
+        "TEST.ENABLE",
+        "False",
+        "LOG_PERIOD",
+        "1",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
     with open(tmp_path / "agent.txt", "w") as log:

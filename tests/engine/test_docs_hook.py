@@ -15,8 +15,7 @@ from slowfast.utils.preemption import Preempted
 from tests.engine.conftest import ROOT, TINY_CFG, TINY_MODEL, records
 from tests.engine.test_preemption import SignalAt
 
-OPTS = ["SOLVER.MAX_EPOCH", "2", "TRAIN.BATCH_SIZE", "4", "TEST.ENABLE", "False",
-        "LOG_PERIOD", "1"]
+OPTS = ["SOLVER.MAX_EPOCH", "2", "TRAIN.BATCH_SIZE", "4", "TEST.ENABLE", "False", "LOG_PERIOD", "1"]
 
 
 def _example() -> dict:
@@ -31,8 +30,9 @@ def _example() -> dict:
 
 
 def _cfg(info, out):
-    return assert_and_infer_cfg(build_cfg(
-        [TINY_CFG], [*info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *OPTS]))
+    return assert_and_infer_cfg(
+        build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *OPTS])
+    )
 
 
 def _rises_per_epoch(out):
@@ -89,4 +89,5 @@ def test_adding_a_hook_example_runs(datasets, tmp_path):
     assert len(records(part, "preempted")) == 1
     assert _rises_per_epoch(part) == _rises_per_epoch(out)
     assert [r["loss_rises"] for r in records(part, "train_epoch")] == [
-        r["loss_rises"] for r in epochs]
+        r["loss_rises"] for r in epochs
+    ]

@@ -11,9 +11,23 @@ from tests.engine.conftest import records, run_net
 
 def test_kinetics_train_val_checkpoint_test(datasets, tmp_path):
     out = tmp_path / "k"
-    assert run_net(datasets["kinetics"], out, "SOLVER.MAX_EPOCH", "2",
-                   "TEST.NUM_ENSEMBLE_VIEWS", "10", "TEST.NUM_SPATIAL_CROPS", "3",
-                   "TEST.SAVE_RESULTS_PATH", "scores.pyth", "TENSORBOARD.ENABLE", "True") == 0
+    assert (
+        run_net(
+            datasets["kinetics"],
+            out,
+            "SOLVER.MAX_EPOCH",
+            "2",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "10",
+            "TEST.NUM_SPATIAL_CROPS",
+            "3",
+            "TEST.SAVE_RESULTS_PATH",
+            "scores.pyth",
+            "TENSORBOARD.ENABLE",
+            "True",
+        )
+        == 0
+    )
     epochs = records(out, "train_epoch")
     assert [r["epoch"] for r in epochs] == [1, 2]
     assert epochs[-1]["clips_seen"] == 2 * 24  # 24 videos, batch 8, drop_last
@@ -36,8 +50,19 @@ def test_kinetics_train_val_checkpoint_test(datasets, tmp_path):
 
 def test_ssv2_segment_sampling_run(datasets, tmp_path):
     out = tmp_path / "s"
-    assert run_net(datasets["ssv2"], out, "SOLVER.MAX_EPOCH", "1",
-                   "TEST.NUM_ENSEMBLE_VIEWS", "10", "TEST.NUM_SPATIAL_CROPS", "3") == 0
+    assert (
+        run_net(
+            datasets["ssv2"],
+            out,
+            "SOLVER.MAX_EPOCH",
+            "1",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "10",
+            "TEST.NUM_SPATIAL_CROPS",
+            "3",
+        )
+        == 0
+    )
     (test,) = records(out, "test_final")
     assert test["num_videos"] == 8 and test["views"] == 30
     assert len(records(out, "train_epoch")) == 1
@@ -45,10 +70,27 @@ def test_ssv2_segment_sampling_run(datasets, tmp_path):
 
 def test_charades_multilabel_map(datasets, tmp_path):
     out = tmp_path / "c"
-    assert run_net(datasets["charades"], out, "SOLVER.MAX_EPOCH", "1",
-                   "MODEL.LOSS_FUNC", "bce_logit", "MODEL.HEAD_ACT", "sigmoid",
-                   "DATA.MULTI_LABEL", "True", "TEST.ENSEMBLE_METHOD", "max",
-                   "TEST.NUM_ENSEMBLE_VIEWS", "10", "TEST.NUM_SPATIAL_CROPS", "3") == 0
+    assert (
+        run_net(
+            datasets["charades"],
+            out,
+            "SOLVER.MAX_EPOCH",
+            "1",
+            "MODEL.LOSS_FUNC",
+            "bce_logit",
+            "MODEL.HEAD_ACT",
+            "sigmoid",
+            "DATA.MULTI_LABEL",
+            "True",
+            "TEST.ENSEMBLE_METHOD",
+            "max",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "10",
+            "TEST.NUM_SPATIAL_CROPS",
+            "3",
+        )
+        == 0
+    )
     (val,) = records(out, "val_epoch")
     assert 0 <= val["map"] <= 1
     (test,) = records(out, "test_final")
@@ -65,7 +107,7 @@ def test_corrupt_and_empty_videos_are_skipped_and_named(datasets, tmp_path):
     (data / "corrupt.mp4").write_bytes(b"this is not a video" * 100)
     (data / "empty.mp4").write_bytes(b"")
     lines = open(os.path.join(root, "train.csv")).read().splitlines()
-    lines = [f"{os.path.join(root, l.split()[0])} {l.split()[1]}" for l in lines]
+    lines = [f"{os.path.join(root, line.split()[0])} {line.split()[1]}" for line in lines]
     lines += [f"{data / 'corrupt.mp4'} 0", f"{data / 'empty.mp4'} 1"]
     (data / "train.csv").write_text("\n".join(lines) + "\n")
     for split in ("val", "test"):
@@ -78,8 +120,21 @@ def test_corrupt_and_empty_videos_are_skipped_and_named(datasets, tmp_path):
     opts[opts.index("DATA.PATH_TO_DATA_DIR") + 1] = str(data)
     opts[opts.index("DATA.PATH_PREFIX") + 1] = ""
     argv_info = dict(info, overrides=opts)
-    assert run_net(argv_info, out, "SOLVER.MAX_EPOCH", "1", "TRAIN.BATCH_SIZE", "2",
-                   "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1") == 0
+    assert (
+        run_net(
+            argv_info,
+            out,
+            "SOLVER.MAX_EPOCH",
+            "1",
+            "TRAIN.BATCH_SIZE",
+            "2",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "1",
+            "TEST.NUM_SPATIAL_CROPS",
+            "1",
+        )
+        == 0
+    )
     (epoch,) = records(out, "train_epoch")
     assert epoch["bad_samples"] == 2
     log = (out / "stdout.log").read_text()
@@ -98,20 +153,36 @@ def test_cpu_mixed_precision_and_channels_last_training(monkeypatch, datasets, t
 
     def spy(self, x):
         cl = torch.channels_last_3d
-        seen.append({
-            "training": self.training,
-            "autocast": torch.is_autocast_enabled("cpu"),
-            "dtype": torch.get_autocast_dtype("cpu"),
-            "weights_cl": self.s1.pathway0_stem.conv.weight.is_contiguous(memory_format=cl),
-            "inputs_cl": all(t.is_contiguous(memory_format=cl) for t in x),
-        })
+        seen.append(
+            {
+                "training": self.training,
+                "autocast": torch.is_autocast_enabled("cpu"),
+                "dtype": torch.get_autocast_dtype("cpu"),
+                "weights_cl": self.s1.pathway0_stem.conv.weight.is_contiguous(memory_format=cl),
+                "inputs_cl": all(t.is_contiguous(memory_format=cl) for t in x),
+            }
+        )
         return original(self, x)
 
     monkeypatch.setattr(vmb.SlowFast, "forward", spy)
     out = tmp_path / "amp"
-    assert run_net(datasets["kinetics"], out, "SOLVER.MAX_EPOCH", "2",
-                   "TRAIN.MIXED_PRECISION", "True", "MODEL.CHANNELS_LAST", "True",
-                   "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "1") == 0
+    assert (
+        run_net(
+            datasets["kinetics"],
+            out,
+            "SOLVER.MAX_EPOCH",
+            "2",
+            "TRAIN.MIXED_PRECISION",
+            "True",
+            "MODEL.CHANNELS_LAST",
+            "True",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "2",
+            "TEST.NUM_SPATIAL_CROPS",
+            "1",
+        )
+        == 0
+    )
     train = [s for s in seen if s["training"]]
     assert len(train) == 2 * 3  # 24 videos, batch 8, 2 epochs
     assert all(s["autocast"] and s["dtype"] == torch.bfloat16 for s in train)
@@ -120,8 +191,9 @@ def test_cpu_mixed_precision_and_channels_last_training(monkeypatch, datasets, t
     epochs = records(out, "train_epoch")
     assert [r["epoch"] for r in epochs] == [1, 2]
     assert all(0 < r["loss"] < 10 for r in epochs)
-    state = torch.load(out / "checkpoints" / "checkpoint_epoch_00002.pyth", map_location="cpu",
-                       weights_only=True)
+    state = torch.load(
+        out / "checkpoints" / "checkpoint_epoch_00002.pyth", map_location="cpu", weights_only=True
+    )
     assert "scaler_state" not in state  # bfloat16 needs no loss scaling
     weights = state["model_state"]
     assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())

@@ -25,7 +25,7 @@ def test_drop_repeats_keeps_first_occurrences_in_order():
 
 def _batches(preds, labels, index, size=3):
     for i in range(0, len(index), size):
-        yield preds[i:i + size], labels[i:i + size], index[i:i + size], {}
+        yield preds[i : i + size], labels[i : i + size], index[i : i + size], {}
 
 
 def test_topk_evaluator_counts_padded_samples_once():
@@ -36,13 +36,19 @@ def test_topk_evaluator_counts_padded_samples_once():
     assert isinstance(evaluator, TopKEvaluator)
     evaluator.reset()
     # A padded pass: the first two samples come again at the end.
-    padded = (torch.cat([preds, preds[:2]]), torch.cat([labels, labels[:2]]),
-              torch.cat([index, index[:2]]))
+    padded = (
+        torch.cat([preds, preds[:2]]),
+        torch.cat([labels, labels[:2]]),
+        torch.cat([index, index[:2]]),
+    )
     for batch in _batches(*padded):
         evaluator.process(*batch)
     top1, top5 = topk_errors(preds, labels, (1, 5))
-    assert evaluator.evaluate() == {"top1_err": float(top1), "top5_err": float(top5),
-                                    "num_clips": 10}
+    assert evaluator.evaluate() == {
+        "top1_err": float(top1),
+        "top5_err": float(top5),
+        "num_clips": 10,
+    }
 
 
 def test_mean_ap_evaluator():
@@ -71,7 +77,7 @@ def test_multi_view_evaluator_matches_the_test_meter(method):
     index = torch.cat([order, order[:2]])
     evaluator = MultiViewEvaluator(videos, views, classes, ensemble_method=method)
     for i in range(0, len(index), 4):
-        ids = index[i:i + 4]
+        ids = index[i : i + 4]
         meta = {"video_idx": ids // views, "failed": (ids // views) == 4}
         evaluator.process(preds[ids], labels[ids], ids, meta)
     stats = evaluator.evaluate()
@@ -97,8 +103,10 @@ def test_run_evaluation_restores_the_mode_and_needs_no_grad():
             seen.append((model.training, preds.requires_grad))
             super().process(preds, labels, index, meta)
 
-    loader = [(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]), torch.arange(4) + 4 * i, {})
-              for i in range(2)]
+    loader = [
+        (torch.randn(4, 3), torch.tensor([0, 1, 0, 1]), torch.arange(4) + 4 * i, {})
+        for i in range(2)
+    ]
     metrics = run_evaluation(model, loader, Spy(), torch.device("cpu"))
     assert seen == [(False, False), (False, False)]
     assert model.training and metrics["num_clips"] == 8

@@ -10,22 +10,40 @@ from collections import Counter
 import pytest
 import torch
 
+from slowfast.checkpoint import load_checkpoint, save_checkpoint
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.models import build_model
 from slowfast.models.norm import convert_norm
-from slowfast.multigrid.plan import IterationPlan
-from slowfast.checkpoint import load_checkpoint, save_checkpoint
 from slowfast.multigrid import apply_phase, build_schedule, init_cfg
+from slowfast.multigrid.plan import IterationPlan
 from slowfast.utils.optimizer import construct_optimizer
 from tests.engine.conftest import TINY_CFG, TINY_MODEL, records, run_net
 
 MULTIGRID = [
-    "MULTIGRID.LONG_CYCLE", "True", "MULTIGRID.SHORT_CYCLE", "True",
-    "MULTIGRID.BN_BASE_SIZE", "2", "MULTIGRID.EPOCH_FACTOR", "1.5",
-    "SOLVER.LR_POLICY", "steps_with_relative_lrs", "SOLVER.STEPS", "[0, 3, 5]",
-    "SOLVER.LRS", "[1, 0.1, 0.01]", "SOLVER.MAX_EPOCH", "6",
-    "DATA.NUM_FRAMES", "16", "TRAIN.BATCH_SIZE", "2",
-    "BN.USE_PRECISE_STATS", "True", "BN.NUM_BATCHES_PRECISE", "1",
+    "MULTIGRID.LONG_CYCLE",
+    "True",
+    "MULTIGRID.SHORT_CYCLE",
+    "True",
+    "MULTIGRID.BN_BASE_SIZE",
+    "2",
+    "MULTIGRID.EPOCH_FACTOR",
+    "1.5",
+    "SOLVER.LR_POLICY",
+    "steps_with_relative_lrs",
+    "SOLVER.STEPS",
+    "[0, 3, 5]",
+    "SOLVER.LRS",
+    "[1, 0.1, 0.01]",
+    "SOLVER.MAX_EPOCH",
+    "6",
+    "DATA.NUM_FRAMES",
+    "16",
+    "TRAIN.BATCH_SIZE",
+    "2",
+    "BN.USE_PRECISE_STATS",
+    "True",
+    "BN.NUM_BATCHES_PRECISE",
+    "1",
 ]
 
 
@@ -40,8 +58,9 @@ def mg_run(datasets, tmp_path_factory):
 def test_multigrid_run_follows_the_iteration_plan(datasets, mg_run):
     info = datasets["kinetics_mg"]
     out = mg_run
-    cfg = init_cfg(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
-                                                                *MULTIGRID])))
+    cfg = init_cfg(
+        assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL, *MULTIGRID]))
+    )
     schedule = build_schedule(cfg)
     plan = IterationPlan(schedule, 40)
     epochs = records(out, "train_epoch")
@@ -75,13 +94,20 @@ def test_multigrid_run_follows_the_iteration_plan(datasets, mg_run):
     last = sorted(os.listdir(out / "checkpoints"))[-1]
     state = torch.load(out / "checkpoints" / last, map_location="cpu", weights_only=True)
     assert not [k for k in state["model_state"] if "split_bn" in k or ".bn.bn." in k]
-    plain = build_model(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL])))
+    plain = build_model(
+        assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL]))
+    )
     plain.load_state_dict(state["model_state"], strict=True)
 
 
 def _phase_cfgs(info):
-    cfg = init_cfg(assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
-                                                                *MULTIGRID, "TRAIN.BATCH_SIZE", "2"])))
+    cfg = init_cfg(
+        assert_and_infer_cfg(
+            build_cfg(
+                [TINY_CFG], [*info["overrides"], *TINY_MODEL, *MULTIGRID, "TRAIN.BATCH_SIZE", "2"]
+            )
+        )
+    )
     schedule = build_schedule(cfg)
     sub = [p for p in schedule.phases if p.bn.norm_type == "sub_batchnorm"]
     plain = [p for p in schedule.phases if p.bn.norm_type == "batchnorm"]
@@ -98,8 +124,14 @@ def _step(model, optimizer, frames):
 
 def _clip(cfg, batch, seed):
     g = torch.Generator().manual_seed(seed)
-    fast = torch.randn(batch, 3, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE,
-                       cfg.DATA.TRAIN_CROP_SIZE, generator=g)
+    fast = torch.randn(
+        batch,
+        3,
+        cfg.DATA.NUM_FRAMES,
+        cfg.DATA.TRAIN_CROP_SIZE,
+        cfg.DATA.TRAIN_CROP_SIZE,
+        generator=g,
+    )
     slow = fast[:, :, :: cfg.SLOWFAST.ALPHA]
     return [slow, fast]
 
@@ -152,8 +184,9 @@ def test_resume_inside_the_schedule_matches_uninterrupted_run(datasets, mg_run, 
 
     info = datasets["kinetics_mg"]
     out = tmp_path / "resumed"
-    base = assert_and_infer_cfg(build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL,
-                                                       *MULTIGRID, "OUTPUT_DIR", str(out)]))
+    base = assert_and_infer_cfg(
+        build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL, *MULTIGRID, "OUTPUT_DIR", str(out)])
+    )
     for stop in (True, False):
         setup_logging(str(out))
         seed_everything(base.RNG_SEED)
@@ -169,7 +202,10 @@ def test_resume_inside_the_schedule_matches_uninterrupted_run(datasets, mg_run, 
     span = plan.span_at(stop_at)
     assert span.start_iter < stop_at and (stop_at - span.start_iter) % len(span.shapes) != 0
     full, resumed = records(mg_run, "train_epoch"), records(out, "train_epoch")
-    key = lambda r: (r["epoch"], r["batch_size"], r["num_frames"], r["crop_size"], r["iters"])
+
+    def key(r):
+        return r["epoch"], r["batch_size"], r["num_frames"], r["crop_size"], r["iters"]
+
     assert [key(r) for r in resumed] == [key(r) for r in full]
     last = sorted(os.listdir(out / "checkpoints"))[-1]
     a = torch.load(mg_run / "checkpoints" / last, weights_only=True)["model_state"]

@@ -20,8 +20,16 @@ from slowfast.utils.logging import setup_logging
 from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
 from tests.engine.conftest import ROOT, TINY_CFG, TINY_MODEL, records
 
-PLAIN = ["SOLVER.MAX_EPOCH", "3", "TRAIN.BATCH_SIZE", "4", "TEST.ENABLE", "False",
-         "LOG_PERIOD", "1"]
+PLAIN = [
+    "SOLVER.MAX_EPOCH",
+    "3",
+    "TRAIN.BATCH_SIZE",
+    "4",
+    "TEST.ENABLE",
+    "False",
+    "LOG_PERIOD",
+    "1",
+]
 
 
 class SignalAt(HookBase):
@@ -36,8 +44,9 @@ class SignalAt(HookBase):
 
 
 def _cfg(info, out, *opts):
-    return assert_and_infer_cfg(build_cfg(
-        [TINY_CFG], [*info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *opts]))
+    return assert_and_infer_cfg(
+        build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *opts])
+    )
 
 
 def _train(base, extra_hook=None):
@@ -55,8 +64,9 @@ def _train(base, extra_hook=None):
 
 def _iters(out):
     """(epoch, iteration, shape, loss, lr) of every training step, in log order."""
-    return [(r["epoch"], r["iter"], r["shape"], r["loss"], r["lr"])
-            for r in records(out, "train_iter")]
+    return [
+        (r["epoch"], r["iter"], r["shape"], r["loss"], r["lr"]) for r in records(out, "train_iter")
+    ]
 
 
 def _final(out):
@@ -102,26 +112,40 @@ def test_sigterm_mid_epoch_resumes_exactly(datasets, tmp_path):
     full_epochs = records(tmp_path / "full", "train_epoch")
     part_epochs = records(out, "train_epoch")
     assert [(r["loss"], r["clips_seen"]) for r in part_epochs] == [
-        (r["loss"], r["clips_seen"]) for r in full_epochs]
+        (r["loss"], r["clips_seen"]) for r in full_epochs
+    ]
     # The mid-epoch file is superseded by epoch 2's checkpoint.
     assert not [p for p in os.listdir(out / "checkpoints") if "_iter_" in p]
 
 
 def test_sigusr1_inside_a_multigrid_short_cycle_resumes_exactly(datasets, tmp_path):
-    from slowfast.multigrid.plan import IterationPlan
     from slowfast.multigrid import build_schedule, init_cfg
+    from slowfast.multigrid.plan import IterationPlan
     from tests.engine.test_multigrid_training import MULTIGRID
 
     info = datasets["kinetics_mg"]
-    opts = [*MULTIGRID, "SOLVER.MAX_EPOCH", "4", "SOLVER.STEPS", "[0, 2, 3]", "TEST.ENABLE",
-            "False", "LOG_PERIOD", "1"]
+    opts = [
+        *MULTIGRID,
+        "SOLVER.MAX_EPOCH",
+        "4",
+        "SOLVER.STEPS",
+        "[0, 2, 3]",
+        "TEST.ENABLE",
+        "False",
+        "LOG_PERIOD",
+        "1",
+    ]
     base = _cfg(info, tmp_path / "full", *opts)
     plan = IterationPlan(build_schedule(init_cfg(base)), 40)
     # A signal inside an epoch, inside a phase whose short cycle is not at its start.
-    at = next(i for i in range(plan.epoch_starts[1] + 1, plan.num_iters)
-              if i not in plan.epoch_starts
-              and (i - plan.span_at(i).start_iter) % len(plan.span_at(i).shapes) not in (0, 1)
-              and len(plan.span_at(i).shapes) > 1 and plan.span_at(i).start_iter < i - 1)
+    at = next(
+        i
+        for i in range(plan.epoch_starts[1] + 1, plan.num_iters)
+        if i not in plan.epoch_starts
+        and (i - plan.span_at(i).start_iter) % len(plan.span_at(i).shapes) not in (0, 1)
+        and len(plan.span_at(i).shapes) > 1
+        and plan.span_at(i).start_iter < i - 1
+    )
     _train(base)
     out = tmp_path / "part"
     err = _train(_cfg(info, out, *opts), SignalAt(at, signal.SIGUSR1))
@@ -151,13 +175,28 @@ def test_sigterm_to_every_process_of_the_job_then_rerun(datasets, tmp_path):
     then finishes the run."""
     info = datasets["kinetics"]
     out = tmp_path / "run"
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", TINY_CFG,
-           *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), *PLAIN,
-           "TRAIN.BATCH_SIZE", "2", "DATA_LOADER.NUM_WORKERS", "2", "SOLVER.MAX_EPOCH", "6"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "tools", "run_net.py"),
+        "--cfg",
+        TINY_CFG,
+        *info["overrides"],
+        *TINY_MODEL,
+        "OUTPUT_DIR",
+        str(out),
+        *PLAIN,
+        "TRAIN.BATCH_SIZE",
+        "2",
+        "DATA_LOADER.NUM_WORKERS",
+        "2",
+        "SOLVER.MAX_EPOCH",
+        "6",
+    ]
     err_file = tmp_path / "stderr.txt"
     with open(err_file, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, start_new_session=True
+        )
         # Epoch 2 under way (four more epochs to go, so the signal lands inside training).
         _wait_for(out / "stdout.log", '"epoch": 2, "eta_epoch_s"', proc)
         os.killpg(proc.pid, signal.SIGTERM)
@@ -173,4 +212,5 @@ def test_sigterm_to_every_process_of_the_job_then_rerun(datasets, tmp_path):
     assert [r["epoch"] for r in epochs] == [1, 2, 3, 4, 5, 6]
     assert [r["clips_seen"] for r in epochs] == [24 * e for e in range(1, 7)]
     assert sorted(os.listdir(out / "checkpoints")) == [
-        f"checkpoint_epoch_0000{e}.pyth" for e in range(1, 7)]
+        f"checkpoint_epoch_0000{e}.pyth" for e in range(1, 7)
+    ]

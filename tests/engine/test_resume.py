@@ -35,8 +35,20 @@ class StopAfter(HookBase):
 
 
 def _cfg(info, out, *opts):
-    cfg = build_cfg([TINY_CFG], [*info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out),
-                                 "SOLVER.MAX_EPOCH", "3", "TEST.ENABLE", "False", *opts])
+    cfg = build_cfg(
+        [TINY_CFG],
+        [
+            *info["overrides"],
+            *TINY_MODEL,
+            "OUTPUT_DIR",
+            str(out),
+            "SOLVER.MAX_EPOCH",
+            "3",
+            "TEST.ENABLE",
+            "False",
+            *opts,
+        ],
+    )
     return assert_and_infer_cfg(cfg)
 
 
@@ -92,11 +104,27 @@ def test_truncated_newest_checkpoint_is_skipped(datasets, tmp_path):
 def test_sigkill_mid_epoch_then_rerun_finishes(datasets, tmp_path):
     info = datasets["kinetics"]
     out = tmp_path / "killed"
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", TINY_CFG,
-           *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(out), "SOLVER.MAX_EPOCH", "3",
-           "TRAIN.BATCH_SIZE", "2", "TEST.ENABLE", "False", "LOG_PERIOD", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "tools", "run_net.py"),
+        "--cfg",
+        TINY_CFG,
+        *info["overrides"],
+        *TINY_MODEL,
+        "OUTPUT_DIR",
+        str(out),
+        "SOLVER.MAX_EPOCH",
+        "3",
+        "TRAIN.BATCH_SIZE",
+        "2",
+        "TEST.ENABLE",
+        "False",
+        "LOG_PERIOD",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     log = out / "stdout.log"
     deadline = time.time() + 240
     # Kill once epoch 2 is under way (epoch 1's checkpoint written, epoch 2 not finished).

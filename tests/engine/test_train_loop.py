@@ -16,8 +16,9 @@ class Toy(TrainerBase):
 
     def __init__(self, hooks, stop_at=None):
         super().__init__(hooks)
-        self.train_loader = [(torch.tensor(float(i)), torch.zeros(1), torch.tensor([i]), {})
-                             for i in range(3)]
+        self.train_loader = [
+            (torch.tensor(float(i)), torch.zeros(1), torch.tensor([i]), {}) for i in range(3)
+        ]
         self.stop_at = stop_at
 
     @property
@@ -47,8 +48,9 @@ class Recorder(HookBase):
 
     def after_step(self, trainer, stats):
         stats.setdefault("seen_by", []).append(self.name)
-        self.calls.append((self.name, "after_step", trainer.iter, stats["loss"],
-                           tuple(stats["seen_by"])))
+        self.calls.append(
+            (self.name, "after_step", trainer.iter, stats["loss"], tuple(stats["seen_by"]))
+        )
 
     def after_epoch(self, trainer, stats):
         self.calls.append((self.name, "after_epoch", stats["_type"], stats["iters"]))
@@ -64,9 +66,12 @@ def test_hooks_are_called_in_order_around_each_step():
     assert calls[:2] == [("a", "before_train"), ("b", "before_train")]
     assert calls[2:4] == [("a", "before_epoch", 0), ("b", "before_epoch", 0)]
     # trainer.iter counts the steps done: a step's before_step sees it before the step.
-    assert calls[4:8] == [("a", "before_step", 0, 0), ("b", "before_step", 0, 0),
-                          ("a", "after_step", 1, 0.0, ("a",)),
-                          ("b", "after_step", 1, 0.0, ("a", "b"))]
+    assert calls[4:8] == [
+        ("a", "before_step", 0, 0),
+        ("b", "before_step", 0, 0),
+        ("a", "after_step", 1, 0.0, ("a",)),
+        ("b", "after_step", 1, 0.0, ("a", "b")),
+    ]
     assert ("a", "after_epoch", "train_epoch", 3) in calls
     assert calls[-2:] == [("a", "after_train"), ("b", "after_train")]
     assert sum(c[1] == "after_step" for c in calls) == 2 * 2 * 3

@@ -35,9 +35,23 @@ def test_user_model_trains_through_run_net(datasets, tmp_path, monkeypatch):
     path.write_text(USER_MODEL)
     monkeypatch.setenv("SLOWFAST_EXTRA_MODULES", str(path))
     out = tmp_path / "user"
-    assert run_net(datasets["kinetics"], out, "MODEL.MODEL_NAME", "MyPooledLinear",
-                   "SOLVER.MAX_EPOCH", "1", "TEST.NUM_ENSEMBLE_VIEWS", "1",
-                   "TEST.NUM_SPATIAL_CROPS", "1", "BN.USE_PRECISE_STATS", "False") == 0
+    assert (
+        run_net(
+            datasets["kinetics"],
+            out,
+            "MODEL.MODEL_NAME",
+            "MyPooledLinear",
+            "SOLVER.MAX_EPOCH",
+            "1",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "1",
+            "TEST.NUM_SPATIAL_CROPS",
+            "1",
+            "BN.USE_PRECISE_STATS",
+            "False",
+        )
+        == 0
+    )
     assert len(records(out, "train_epoch")) == 1
     state = torch.load(out / "checkpoints" / "checkpoint_epoch_00001.pyth", weights_only=True)
     assert set(state["model_state"]) == {"fc.weight", "fc.bias"}

@@ -46,11 +46,7 @@ def test_forward_backward_every_parameter_gets_a_gradient(arch, depth):
 def _schedule_shapes(cfg):
     """Multigrid (T, S): T * {1/4, 1/2, 1} x S * {1/2, 1/sqrt(2), 1}."""
     t, s = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
-    return [
-        (t // f, c)
-        for f in (4, 2, 1)
-        for c in (s // 2, int(round(s / math.sqrt(2))), s)
-    ]
+    return [(t // f, c) for f in (4, 2, 1) for c in (s // 2, int(round(s / math.sqrt(2))), s)]
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -83,9 +83,7 @@ def test_sub_bn_eval_uses_the_aggregate_refreshed_on_eval():
 
 
 def _sync_bn_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    dist.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world
-    )
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     torch.manual_seed(0)
     x = torch.randn(4, 3, 2, 3, 3) * 2 + 1  # the global batch, identical on every rank
     g = torch.randn(4, 3, 2, 3, 3)
@@ -109,9 +107,7 @@ def _sync_bn_worker(rank: int, world: int, init_file: str, out_dir: str) -> None
 
 
 def test_sync_bn_on_two_gloo_processes_equals_bn_over_the_whole_batch(tmp_path):
-    mp.spawn(
-        _sync_bn_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True
-    )
+    mp.spawn(_sync_bn_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     torch.manual_seed(0)
     x = torch.randn(4, 3, 2, 3, 3) * 2 + 1

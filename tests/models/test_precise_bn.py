@@ -26,7 +26,7 @@ def _loader(num_batches=5, batch=4):
     shift = torch.tensor([3.0, -1.0]).view(1, 2, 1, 1, 1)
     scale = torch.tensor([2.0, 0.5]).view(1, 2, 1, 1, 1)
     batches = []
-    for i in range(num_batches):
+    for _i in range(num_batches):
         frames = [torch.randn(batch, 2, 2, 3, 3) * scale + shift, torch.zeros(batch, 1)]
         batches.append((frames, torch.zeros(batch), torch.arange(batch), {}))
     return batches

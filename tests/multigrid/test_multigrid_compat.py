@@ -34,15 +34,17 @@ def test_init_multigrid_rewrites_in_place_once():
     assert cfg.dump() == before
 
 
-@pytest.mark.parametrize("opts", [(), ("MULTIGRID.SHORT_CYCLE", False),
-                                  ("MULTIGRID.SINGLE_LONG_CYCLE", True)])
+@pytest.mark.parametrize(
+    "opts", [(), ("MULTIGRID.SHORT_CYCLE", False), ("MULTIGRID.SINGLE_LONG_CYCLE", True)]
+)
 def test_update_long_cycle_changes_exactly_when_the_shape_does(opts):
     cfg = load(*opts)
     multigrid = MultigridSchedule()
     cfg = multigrid.init_multigrid(cfg)
     plan = build_schedule(pyslowfast_rules(cfg))
     shape_changes = {0} | {
-        b.start for a, b in zip(plan.phases, plan.phases[1:])
+        b.start
+        for a, b in zip(plan.phases, plan.phases[1:])
         if (a.num_frames, a.crop_size) != (b.num_frames, b.crop_size)
     }
     changed = set()
@@ -52,7 +54,10 @@ def test_update_long_cycle_changes_exactly_when_the_shape_does(opts):
             changed.add(epoch)
         phase = plan.phase_at(epoch)
         assert (cfg.TRAIN.BATCH_SIZE, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE) == (
-            phase.batch_size, phase.num_frames, phase.crop_size)
+            phase.batch_size,
+            phase.num_frames,
+            phase.crop_size,
+        )
     assert changed == shape_changes
     if not opts:  # the fine-tuning phase keeps the last long-cycle shape: no change at 329
         assert 329 not in changed and len(changed) == 12

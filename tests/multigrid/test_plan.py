@@ -162,8 +162,9 @@ def test_short_cycle_positions_cycle_inside_each_phase(schedule):
 
 
 def test_clean_fine_tune_keeps_the_rules_iterations_at_the_full_shape():
-    with_short = IterationPlan(build_schedule(init_cfg(load(
-        KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", True))), 240_436)
+    with_short = IterationPlan(
+        build_schedule(init_cfg(load(KINETICS, "MULTIGRID.FINE_TUNE_SHORT_CYCLE", True))), 240_436
+    )
     clean = IterationPlan(build_schedule(init_cfg(load(KINETICS))), 240_436)
     a, b = with_short.spans[-1], clean.spans[-1]
     assert len(a.shapes) == 3 and len(b.shapes) == 1
@@ -181,7 +182,9 @@ def test_paper_short_cycle_rule_gives_4x_2x_1x_in_every_stage():
         if len(p.short_cycle) == 3:
             assert [b // p.batch_size for b, _ in p.short_cycle] == [4, 2, 1]
             assert [c for _, c in p.short_cycle][:2] == [
-                round(p.crop_size * 0.5), round(p.crop_size * 0.5**0.5)]
+                round(p.crop_size * 0.5),
+                round(p.crop_size * 0.5**0.5),
+            ]
     # PySlowFast's rule inside the 158-crop stages: 2x, 1x (crops relative to 224).
     first = ours.phases[0]
     assert [b // first.batch_size for b, _ in first.short_cycle] == [2, 1, 1]
@@ -190,8 +193,9 @@ def test_paper_short_cycle_rule_gives_4x_2x_1x_in_every_stage():
 def test_sampler_ranks_share_shapes_and_split_each_batch():
     plan = IterationPlan(build_schedule(init_cfg(load(DEMO))), 600)
     batches = plan.batches(0)
-    runs = [list(ScheduledBatchSampler(batches, 600, seed=4, rank=r, world=2, epoch=3))
-            for r in (0, 1)]
+    runs = [
+        list(ScheduledBatchSampler(batches, 600, seed=4, rank=r, world=2, epoch=3)) for r in (0, 1)
+    ]
     first_shapes = [[[s for _, s, _ in b][:1] for b in run] for run in runs]
     assert first_shapes[0] == first_shapes[1]
     for (size, shape), b0, b1 in zip(batches, *runs):
@@ -212,8 +216,14 @@ def test_sampler_streams_every_index_before_repeating_one():
     batches = list(ScheduledBatchSampler([(7, shape)] * 5, 30, seed=0))
     flat = [i for b in batches for i, *_ in b]
     assert sorted(flat[:30]) == list(range(30)) and len(flat) == 35
-    halves = [[i for b in ScheduledBatchSampler([(8, shape)] * 5, 30, seed=0, rank=r, world=2)
-               for i, *_ in b] for r in (0, 1)]
+    halves = [
+        [
+            i
+            for b in ScheduledBatchSampler([(8, shape)] * 5, 30, seed=0, rank=r, world=2)
+            for i, *_ in b
+        ]
+        for r in (0, 1)
+    ]
     assert sorted(halves[0][:15] + halves[1][:15]) == list(range(30))
     with pytest.raises(ValueError, match="cannot be split evenly over 2 processes"):
         ScheduledBatchSampler([(3, shape)], 30, seed=0, world=2)

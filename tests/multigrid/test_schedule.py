@@ -82,7 +82,8 @@ def test_clip_volume_is_constant_within_a_stage(variant):
             assert p.batch_size * p.num_frames * p.crop_size**2 == pytest.approx(default, rel=0.02)
         for batch, crop in p.short_cycle:
             assert batch * p.num_frames * crop**2 == pytest.approx(
-                p.batch_size * p.num_frames * p.crop_size**2, rel=0.05)
+                p.batch_size * p.num_frames * p.crop_size**2, rel=0.05
+            )
 
 
 def test_learning_rate_is_stage_lr_times_batch_multiplier(variant):
@@ -120,9 +121,11 @@ def test_bn_keeps_base_size_clips_per_group(variant):
     processes = max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS
     for p in s.phases:
         per_process = p.batch_size / processes
-        groups = {"sub_batchnorm": per_process / p.bn.num_splits,
-                  "sync_batchnorm": per_process * p.bn.num_sync_devices,
-                  "batchnorm": per_process}[p.bn.norm_type]
+        groups = {
+            "sub_batchnorm": per_process / p.bn.num_splits,
+            "sync_batchnorm": per_process * p.bn.num_sync_devices,
+            "batchnorm": per_process,
+        }[p.bn.norm_type]
         assert groups == cfg.MULTIGRID.BN_BASE_SIZE
 
 
@@ -163,15 +166,34 @@ def test_kinetics_stepwise_numbers():
     cfg = load()
     s = build_schedule(cfg)
     assert len(s.phases) == 13 and s.max_epoch == 358
-    assert [p.end for p in s.phases] == [73, 110, 142, 158, 205, 228, 248, 259, 291, 308, 322,
-                                         329, 358]
+    assert [p.end for p in s.phases] == [
+        73,
+        110,
+        142,
+        158,
+        205,
+        228,
+        248,
+        259,
+        291,
+        308,
+        322,
+        329,
+        358,
+    ]
     assert [(p.batch_size, p.num_frames, p.crop_size) for p in s.phases[:4]] == [
-        (512, 8, 158), (256, 16, 158), (128, 16, 224), (64, 32, 224)]
+        (512, 8, 158),
+        (256, 16, 158),
+        (128, 16, 224),
+        (64, 32, 224),
+    ]
     assert [p.kind for p in s.phases] == ["long_cycle"] * 12 + ["fine_tune"]
     assert s.phases[0].short_cycle == ((1024, 112), (512, 158), (512, 158))
     assert s.phases[2].short_cycle == ((512, 112), (256, 158), (128, 224))
     assert s.steps == [0, 73, 110, 142, 158, 205, 228, 248, 259, 291, 308, 322, 329, 343]
-    assert s.lrs == pytest.approx([8, 4, 2, 1, .8, .4, .2, .1, .08, .04, .02, .01, .01, .001])
+    assert s.lrs == pytest.approx(
+        [8, 4, 2, 1, 0.8, 0.4, 0.2, 0.1, 0.08, 0.04, 0.02, 0.01, 0.01, 0.001]
+    )
     assert s.compute_ratio == pytest.approx(0.2915, abs=1e-3)
     assert s.compute_saving == pytest.approx(3.43, abs=0.01)
     assert s.iteration_saving == pytest.approx(3.42, abs=0.01)
@@ -230,8 +252,11 @@ def test_lr_matches_the_training_lr_policy():
     """What the trainer computes from an applied phase is what the schedule says."""
     from slowfast.utils.lr_policy import get_lr_at_epoch
 
-    for path, opts in ((KINETICS, ()), (COSINE, ()), (KINETICS, ("MULTIGRID.SINGLE_LONG_CYCLE",
-                                                                   True))):
+    for path, opts in (
+        (KINETICS, ()),
+        (COSINE, ()),
+        (KINETICS, ("MULTIGRID.SINGLE_LONG_CYCLE", True)),
+    ):
         cfg = init_cfg(load(path, *opts))
         s = build_schedule(cfg)
         for e in range(int(cfg.SOLVER.WARMUP_EPOCHS), s.max_epoch, 7):
@@ -261,7 +286,10 @@ def test_init_cfg_is_idempotent():
     assert cfg.SOLVER.MAX_EPOCH == 239 and cfg.MULTIGRID.DEFAULT_B == 0  # input untouched
     assert once.SOLVER.MAX_EPOCH == 358 and list(once.SOLVER.STEPS)[:2] == [0, 73]
     assert (once.MULTIGRID.DEFAULT_B, once.MULTIGRID.DEFAULT_T, once.MULTIGRID.DEFAULT_S) == (
-        64, 32, 224)
+        64,
+        32,
+        224,
+    )
     assert list(once.MULTIGRID.DEFAULT_STEPS) == [0, 94, 154, 196]
     assert once.MULTIGRID.DEFAULT_MAX_EPOCH == 239
     assert init_cfg(once).dump() == once.dump()
@@ -269,8 +297,13 @@ def test_init_cfg_is_idempotent():
 
 
 def test_short_cycle_only_rebuilds_from_an_initialised_config():
-    cfg = load("configs/SSv2/SLOWFAST_16x8_R50_multigrid.yaml", "MULTIGRID.LONG_CYCLE", False,
-               "MULTIGRID.EPOCH_FACTOR", 0.1)
+    cfg = load(
+        "configs/SSv2/SLOWFAST_16x8_R50_multigrid.yaml",
+        "MULTIGRID.LONG_CYCLE",
+        False,
+        "MULTIGRID.EPOCH_FACTOR",
+        0.1,
+    )
     s = build_schedule(cfg)
     assert s.max_epoch == 2 and s.steps == [0, 1]  # steps 0, 1, 1: the empty one is dropped
     assert s.lrs == [1, 0.01, 0.001, 0.0001, 0.00001]
@@ -306,7 +339,10 @@ def test_apply_phase_writes_the_phase():
     assert out.SOLVER.BASE_LR == cfg.SOLVER.BASE_LR
     final = apply_phase(out, s.phases[-1])
     assert (final.TRAIN.BATCH_SIZE, final.DATA.NUM_FRAMES, final.DATA.TRAIN_CROP_SIZE) == (
-        64, 32, 224)
+        64,
+        32,
+        224,
+    )
     assert (final.BN.NORM_TYPE, final.BN.NUM_SPLITS) == ("batchnorm", 1)
     assert final.MULTIGRID.LONG_CYCLE_SAMPLING_RATE == 2
     assert apply_phase(final, s.phases[-1]).dump() == final.dump()
@@ -325,8 +361,10 @@ def test_bn_counts_every_process():
 @pytest.mark.parametrize(
     "opts, key",
     [
-        (("MULTIGRID.LONG_CYCLE", False, "MULTIGRID.SINGLE_LONG_CYCLE", True),
-         "MULTIGRID.SINGLE_LONG_CYCLE"),
+        (
+            ("MULTIGRID.LONG_CYCLE", False, "MULTIGRID.SINGLE_LONG_CYCLE", True),
+            "MULTIGRID.SINGLE_LONG_CYCLE",
+        ),
         (("SOLVER.LR_POLICY", "steps"), "SOLVER.LR_POLICY"),
         (("SOLVER.STEPS", "[0]"), "SOLVER.STEPS"),
         (("SOLVER.STEPS", "[0, 94, 250]"), "SOLVER.STEPS"),

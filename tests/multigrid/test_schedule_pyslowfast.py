@@ -23,8 +23,9 @@ from slowfast.multigrid.cfg_input import pyslowfast_rules
 from slowfast.multigrid.compat import MultigridSchedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
-                       "pyslowfast_schedules.json")
+FIXTURE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "fixtures", "pyslowfast_schedules.json"
+)
 with open(FIXTURE) as f:
     CASES = json.load(f)["cases"]
 OK_CASES = sorted(k for k, c in CASES.items() if "error" not in c)
@@ -43,7 +44,7 @@ def load(case):
 def pyslowfast_lr(steps, lrs, max_epoch, epoch):
     """PySlowFast's get_step_index: the last step at or before the epoch wins."""
     bounds = steps + [max_epoch]
-    for ind, step in enumerate(bounds):
+    for ind, step in enumerate(bounds):  # noqa: B007 (ind is read after the loop)
         if epoch < step:
             break
     return lrs[ind - 1]
@@ -61,9 +62,15 @@ def expected_values(values, shards):
 
 
 def our_values(updates):
-    keys = ["TRAIN.BATCH_SIZE", "DATA.NUM_FRAMES", "DATA.TRAIN_CROP_SIZE",
-            "MULTIGRID.LONG_CYCLE_SAMPLING_RATE", "BN.NORM_TYPE", "BN.NUM_SPLITS",
-            "BN.NUM_SYNC_DEVICES"]
+    keys = [
+        "TRAIN.BATCH_SIZE",
+        "DATA.NUM_FRAMES",
+        "DATA.TRAIN_CROP_SIZE",
+        "MULTIGRID.LONG_CYCLE_SAMPLING_RATE",
+        "BN.NORM_TYPE",
+        "BN.NUM_SPLITS",
+        "BN.NUM_SYNC_DEVICES",
+    ]
     return expected_values({k: updates[k] for k in keys}, 1)
 
 
@@ -92,14 +99,20 @@ def test_schedule_solver_and_eval_epochs_match(key):
         for epoch in range(schedule.max_epoch):
             theirs = pyslowfast_lr(case["steps"], case["lrs"], case["max_epoch"], epoch)
             assert schedule.lr_at(epoch) == theirs * cfg.SOLVER.BASE_LR
-        kept = [i for i, s in enumerate(case["steps"])
-                if s < (case["steps"][i + 1:] + [case["max_epoch"]])[0]]
+        kept = [
+            i
+            for i, s in enumerate(case["steps"])
+            if s < (case["steps"][i + 1 :] + [case["max_epoch"]])[0]
+        ]
         assert schedule.steps == [case["steps"][i] for i in kept]
         assert schedule.lrs == [case["lrs"][i] for i in kept]
     initialised = init_cfg(cfg)
     b, t, s = case["default_bts"]
-    assert (initialised.MULTIGRID.DEFAULT_B, initialised.MULTIGRID.DEFAULT_T,
-            initialised.MULTIGRID.DEFAULT_S) == (b * shards, t, s)
+    assert (
+        initialised.MULTIGRID.DEFAULT_B,
+        initialised.MULTIGRID.DEFAULT_T,
+        initialised.MULTIGRID.DEFAULT_S,
+    ) == (b * shards, t, s)
     assert list(initialised.SOLVER.STEPS) == schedule.steps
     assert initialised.SOLVER.MAX_EPOCH == case["max_epoch"]
 
@@ -125,8 +138,11 @@ def test_compat_class_replays_pyslowfast(key):
     cfg, shards = load(case)
     multigrid = MultigridSchedule()
     cfg = multigrid.init_multigrid(cfg)
-    assert multigrid.schedule == (None if case["schedule"] is None else
-                                  [(s, shape, end) for s, shape, end in case["schedule"]])
+    assert multigrid.schedule == (
+        None
+        if case["schedule"] is None
+        else [(s, shape, end) for s, shape, end in case["schedule"]]
+    )
     long_cycle = cfg.MULTIGRID.LONG_CYCLE
     if long_cycle:
         cfg, changed = multigrid.update_long_cycle(cfg, cur_epoch=0)
@@ -158,4 +174,7 @@ def test_long_cycle_only_works_where_pyslowfast_crashed(key):
     final = schedule.phases[-1]
     assert final.kind == "fine_tune"
     assert (final.batch_size, final.num_frames, final.crop_size) == (
-        cfg.TRAIN.BATCH_SIZE, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE)
+        cfg.TRAIN.BATCH_SIZE,
+        cfg.DATA.NUM_FRAMES,
+        cfg.DATA.TRAIN_CROP_SIZE,
+    )

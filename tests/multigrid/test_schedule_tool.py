@@ -31,8 +31,11 @@ spec.loader.exec_module(tool)
 
 def run_tool(*args):
     return subprocess.run(
-        [sys.executable, TOOL, "--cfg", KINETICS, *args], cwd=ROOT, capture_output=True,
-        text=True, check=True,
+        [sys.executable, TOOL, "--cfg", KINETICS, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
@@ -59,8 +62,18 @@ def test_pyslowfast_rules_give_pyslowfast_numbers():
 
 def test_json_png_and_overrides(tmp_path, capsys):
     out_json, out_png = tmp_path / "s.json", tmp_path / "s.png"
-    argv = ["--cfg", os.path.join(ROOT, KINETICS), "--json", str(out_json), "--png",
-            str(out_png), "--num-videos", "1000", "MULTIGRID.EPOCH_FACTOR", "2.0"]
+    argv = [
+        "--cfg",
+        os.path.join(ROOT, KINETICS),
+        "--json",
+        str(out_json),
+        "--png",
+        str(out_png),
+        "--num-videos",
+        "1000",
+        "MULTIGRID.EPOCH_FACTOR",
+        "2.0",
+    ]
     assert tool.main(argv) == 0
     data = json.loads(out_json.read_text())
     assert data["max_epoch"] == pytest.approx(478) and len(data["phases"]) == 13
@@ -70,8 +83,14 @@ def test_json_png_and_overrides(tmp_path, capsys):
 
 
 def test_config_error_exits_2(capsys):
-    argv = ["--cfg", os.path.join(ROOT, KINETICS), "MULTIGRID.LONG_CYCLE", "False",
-            "MULTIGRID.SINGLE_LONG_CYCLE", "True"]
+    argv = [
+        "--cfg",
+        os.path.join(ROOT, KINETICS),
+        "MULTIGRID.LONG_CYCLE",
+        "False",
+        "MULTIGRID.SINGLE_LONG_CYCLE",
+        "True",
+    ]
     assert tool.main(argv) == 2
     err = capsys.readouterr().err
     assert "MULTIGRID.SINGLE_LONG_CYCLE" in err

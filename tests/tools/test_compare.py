@@ -11,25 +11,25 @@ from __future__ import annotations
 import json
 import os
 import re
-import textwrap
-
 import statistics
+import textwrap
 
 import pytest
 
+from sftools.compare import _parser, format_report, main, run_compare
 from slowfast.config.errors import ConfigError
 from slowfast.models import build_model
-from sftools.compare import _parser, format_report, main, run_compare
 from tests.models.tiny import ROOT, config_path, tiny_cfg
 
 OPTS = ["RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "3", "DATA.NUM_FRAMES", "4"]
 
-FAKE_DEFAULTS = '''
+FAKE_DEFAULTS = """
 from fvcore.common.config import CfgNode
 
 def get_cfg():
     cfg = CfgNode(new_allowed=True)
-    for name in ("DATA", "TRAIN", "TEST", "MODEL", "SLOWFAST", "RESNET", "NONLOCAL", "BN", "SOLVER"):
+    sections = ("DATA", "TRAIN", "TEST", "MODEL", "SLOWFAST", "RESNET", "NONLOCAL", "BN", "SOLVER")
+    for name in sections:
         cfg[name] = CfgNode(new_allowed=True)
     cfg.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
     cfg.DATA.INPUT_CHANNEL_NUM = [3]
@@ -38,7 +38,7 @@ def get_cfg():
 
 def assert_and_infer_cfg(cfg):
     return cfg
-'''
+"""
 
 FAKE_BUILDER = '''
 import json, os
@@ -136,7 +136,9 @@ def test_compare_times_both_in_rotating_rounds(fake_pyslowfast):
     rows = {r.split("|")[1].strip(): r for r in report.splitlines() if r.startswith("| ")}
     assert rows["pyslowfast"].split("|")[4].strip() == "1.00x"
     speed = float(rows["ours"].split("|")[4].strip().rstrip("x"))
-    expected = statistics.median(timings["pyslowfast"].wall) / statistics.median(timings["ours"].wall)
+    expected = statistics.median(timings["pyslowfast"].wall) / statistics.median(
+        timings["ours"].wall
+    )
     assert speed == pytest.approx(expected, abs=0.006)
 
 
@@ -161,9 +163,25 @@ def test_compare_names_an_unknown_variant(capsys):
 
 
 def test_compare_main_prints_table_and_json(fake_pyslowfast, capsys):
-    argv = ["--cfg", config_path("C2D_8x8_R50.yaml"), "--pyslowfast", str(fake_pyslowfast),
-            "--rounds", "1", "--steps", "1", "--warmup", "0", "--threads", "1", "--crop", "32",
-            "--variants", "ours", *OPTS]
+    argv = [
+        "--cfg",
+        config_path("C2D_8x8_R50.yaml"),
+        "--pyslowfast",
+        str(fake_pyslowfast),
+        "--rounds",
+        "1",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--threads",
+        "1",
+        "--crop",
+        "32",
+        "--variants",
+        "ours",
+        *OPTS,
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| ours |" in out and "| pyslowfast |" in out

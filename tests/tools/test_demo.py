@@ -39,8 +39,9 @@ def test_reproduce_writes_markdown_tables(tmp_path):
     md = tmp_path / "RESULTS.md"
     notes = f"{NOTES_MARKER}\n\n## Notes\n\nHand-written analysis.\n"
     md.write_text("# old measured tables, replaced\n\n" + notes)
-    run_reproduction(str(md), str(tmp_path / "runs"), str(tmp_path / "data"), "tiny",
-                     only=("base", "mg"))
+    run_reproduction(
+        str(md), str(tmp_path / "runs"), str(tmp_path / "data"), "tiny", only=("base", "mg")
+    )
     text = md.read_text()
     assert "old measured tables" not in text and text.endswith(notes)
     assert "## Baseline vs multigrid at two depths" in text
@@ -69,9 +70,14 @@ def test_reproduce_reuse_reads_finished_runs(tmp_path, capsys):
     assert "mg: finished run found" in printed and "base: finished run found" in printed
     assert "long: finished run found" not in printed
     assert (runs / "mg" / "stdout.log").read_text().startswith(log)  # not trained again
-    table = lambda p: [l for l in p.read_text().splitlines() if l.startswith("| multigrid, long +")]
+
+    def table(path):
+        return [ln for ln in path.read_text().splitlines() if ln.startswith("| multigrid, long +")]
+
     assert table(first) == table(again)
-    assert any(l.startswith("| multigrid, long cycle only") for l in again.read_text().splitlines())
+    assert any(
+        ln.startswith("| multigrid, long cycle only") for ln in again.read_text().splitlines()
+    )
     assert "2 of 3 runs read from the logs of an earlier run: base, mg" in again.read_text()
 
 
@@ -93,13 +99,17 @@ def test_scale_study_writes_its_section_and_figure_between_tables_and_notes(tmp_
     md = tmp_path / "RESULTS.md"
     md.write_text(f"# tables\n\n| a | b |\n\n{reproduce.NOTES_MARKER}\n\nmy notes\n")
     for _ in range(2):  # the second run replaces the section
-        reproduce.run_scale_study(str(md), str(tmp_path / "runs"), str(tmp_path / "data"),
-                                  sizes=(300, 600))
+        reproduce.run_scale_study(
+            str(md), str(tmp_path / "runs"), str(tmp_path / "data"), sizes=(300, 600)
+        )
     text = md.read_text()
     assert text.startswith("# tables\n\n| a | b |") and text.endswith("my notes\n")
     assert text.count(reproduce.SCALE_MARKER) == 1
-    rows = [line.strip("| ") for line in text.splitlines() if line.startswith("| 300 ") or
-            line.startswith("| 600 ")]
+    rows = [
+        line.strip("| ")
+        for line in text.splitlines()
+        if line.startswith("| 300 ") or line.startswith("| 600 ")
+    ]
     assert rows[0].split(" | ")[4:10] == ["83.0", "-7.0", "3.00x", "83.0", "-7.0", "3.00x"]
     assert rows[1].split(" | ")[4:7] == ["86.0", "-4.0", "3.00x"]
     assert rows[0].split(" | ")[3] == "1"  # the demo schedule's empty whole-epoch phase

@@ -1,4 +1,5 @@
-"""`tools/run_net.py --cfg C --dry-run` exits 0 for every shipped config and prints the model size."""
+"""`tools/run_net.py --cfg C --dry-run` exits 0 for every shipped config and prints the model
+size."""
 
 import glob
 import os

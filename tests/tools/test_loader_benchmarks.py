@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from slowfast.datasets.synthetic import make_dataset
 from sftools.demo import SIZES
+from slowfast.datasets.synthetic import make_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(ROOT, "tools")
@@ -23,26 +23,60 @@ TINY = [*SIZES["tiny"].opts, "MODEL.NUM_CLASSES", "4"]
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp("loader_bench") / "kinetics")
-    make_dataset("kinetics", root, 4, {"train": 6, "val": 2, "test": 2}, seed=2, size=(48, 40),
-                 fps=15, seconds=1.4)
+    make_dataset(
+        "kinetics",
+        root,
+        4,
+        {"train": 6, "val": 2, "test": 2},
+        seed=2,
+        size=(48, 40),
+        fps=15,
+        seconds=1.4,
+    )
     return root
 
 
 def run_tool(args: list[str]) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600,
-                          cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env
+    )
 
 
 def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
     from slowfast.config import build_cfg
     from slowfast.multigrid import build_schedule, init_cfg
 
-    opts = [*TINY, "DATA.PATH_TO_DATA_DIR", data, "DATA.PATH_PREFIX", data,
-            "DATA.DECODED_CACHE_MB", "0"]
-    proc = run_tool([os.path.join(TOOLS, "benchmark.py"), "data", "--multigrid", "--cfg", CFG,
-                     "--clips", "2", "--clips-per-decode", "2", "--loader", "--workers", "0",
-                     "--batches", "1", "--batch", "2", *opts])
+    opts = [
+        *TINY,
+        "DATA.PATH_TO_DATA_DIR",
+        data,
+        "DATA.PATH_PREFIX",
+        data,
+        "DATA.DECODED_CACHE_MB",
+        "0",
+    ]
+    proc = run_tool(
+        [
+            os.path.join(TOOLS, "benchmark.py"),
+            "data",
+            "--multigrid",
+            "--cfg",
+            CFG,
+            "--clips",
+            "2",
+            "--clips-per-decode",
+            "2",
+            "--loader",
+            "--workers",
+            "0",
+            "--batches",
+            "1",
+            "--batch",
+            "2",
+            *opts,
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     schedule = build_schedule(init_cfg(build_cfg([CFG], opts)))
@@ -52,23 +86,57 @@ def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
     assert {"x".join([r.split("x")[0], r.split(", ")[1].split(" ")[0]]) for r in rows} == shapes
     speedups = re.findall(r"loader-bound multigrid speed-up \(([^)]*)\): ([\d.]+)x", out)
     assert [name for name, _ in speedups] == [
-        "resize after", "at scale", "at scale, up to 2 clips per decode"]
+        "resize after",
+        "at scale",
+        "at scale, up to 2 clips per decode",
+    ]
     assert all(float(v) > 0 for _, v in speedups)
     assert f"compute saving): {schedule.compute_saving:.2f}x" in out
 
 
 def test_data_benchmark_reports_a_missing_dataset_as_a_user_error(tmp_path):
-    proc = run_tool([os.path.join(TOOLS, "benchmark.py"), "data", "--multigrid", "--cfg", CFG,
-                     "DATA.PATH_TO_DATA_DIR", str(tmp_path), "DATA.PATH_PREFIX", str(tmp_path)])
+    proc = run_tool(
+        [
+            os.path.join(TOOLS, "benchmark.py"),
+            "data",
+            "--multigrid",
+            "--cfg",
+            CFG,
+            "DATA.PATH_TO_DATA_DIR",
+            str(tmp_path),
+            "DATA.PATH_PREFIX",
+            str(tmp_path),
+        ]
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"error: Kinetics train annotation file not found: {tmp_path / 'train.csv'}")
+        f"error: Kinetics train annotation file not found: {tmp_path / 'train.csv'}"
+    )
 
 
 def test_gpu_check_runs_on_the_cpu_and_gives_a_verdict_per_shape(data):
-    proc = run_tool([os.path.join(TOOLS, "gpu_check.py"), "--device", "cpu", "--cfg", CFG,
-                     "--data", data, "--workers", "0", "--variants", "fp32,cl", "--steps", "1",
-                     "--warmup", "1", "--loader-batches", "1", *TINY])
+    proc = run_tool(
+        [
+            os.path.join(TOOLS, "gpu_check.py"),
+            "--device",
+            "cpu",
+            "--cfg",
+            CFG,
+            "--data",
+            data,
+            "--workers",
+            "0",
+            "--variants",
+            "fp32,cl",
+            "--steps",
+            "1",
+            "--warmup",
+            "1",
+            "--loader-batches",
+            "1",
+            *TINY,
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [ln for ln in proc.stdout.splitlines() if re.match(r"^\d+x[\d-]+, \d+ \[", ln)]
     assert rows and all(ln.endswith(("loader-bound", "compute-bound")) for ln in rows)

@@ -117,8 +117,13 @@ def test_user_error_in_a_child_stays_a_user_error(tmp_path):
 
     cfg = _two_proc_cfg(tmp_path)
     with pytest.raises(du.ChildUserError) as err:
-        launch_job(cfg, f"file://{tmp_path}/rendezvous", _config_error_on_rank1,
-                      backend="gloo", user_errors=(ConfigError,))
+        launch_job(
+            cfg,
+            f"file://{tmp_path}/rendezvous",
+            _config_error_on_rank1,
+            backend="gloo",
+            user_errors=(ConfigError,),
+        )
     assert str(err.value) == (
         "process with local rank 1: DATA.PATH_TO_DATA_DIR: no such directory: /nowhere"
     )

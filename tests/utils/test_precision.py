@@ -8,7 +8,12 @@ from slowfast.utils import precision
 
 @pytest.mark.parametrize(
     "mixed, device, expected",
-    [(False, "cpu", None), (False, "cuda", None), (True, "cpu", torch.bfloat16), (True, "cuda", torch.float16)],
+    [
+        (False, "cpu", None),
+        (False, "cuda", None),
+        (True, "cpu", torch.bfloat16),
+        (True, "cuda", torch.float16),
+    ],
 )
 def test_autocast_dtype_per_device(mixed, device, expected):
     assert precision.autocast_dtype(mixed, device) is expected

@@ -30,7 +30,15 @@ import types
 
 # Optional dependencies of PySlowFast's package that its video models never use. When one is not
 # installed, an empty stand-in module is imported instead; any class taken from it fails if built.
-OPTIONAL_ROOTS = ("pytorchvideo", "detectron2", "psutil", "torchvision", "scipy", "pandas", "sklearn")
+OPTIONAL_ROOTS = (
+    "pytorchvideo",
+    "detectron2",
+    "psutil",
+    "torchvision",
+    "scipy",
+    "pandas",
+    "sklearn",
+)
 
 
 class _Unavailable:
@@ -109,7 +117,10 @@ def _inputs(cfg, batch: int, torch):
     t, s = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
     c = cfg.DATA.INPUT_CHANNEL_NUM[0]
     if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
-        return [torch.randn(batch, c, t // cfg.SLOWFAST.ALPHA, s, s), torch.randn(batch, c, t, s, s)]
+        return [
+            torch.randn(batch, c, t // cfg.SLOWFAST.ALPHA, s, s),
+            torch.randn(batch, c, t, s, s),
+        ]
     return [torch.randn(batch, c, t, s, s)]
 
 

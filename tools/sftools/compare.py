@@ -31,9 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import slowfast
-from slowfast.config.errors import ConfigError
-
 from sftools.variants import Variant
+from slowfast.config.errors import ConfigError
 
 # The folder holding the ``slowfast`` package this process imports: our variants' workers import
 # the same one.
@@ -50,8 +49,13 @@ VARIANTS = (
     Variant("ours", "ours", "ours", ref="pyslowfast"),
     Variant("ours-cl", "ours, channels-last", "ours", CHANNELS_LAST, "pyslowfast"),
     Variant("ours-amp", "ours, mixed precision", "ours", MIXED, "pyslowfast"),
-    Variant("ours-amp-cl", "ours, mixed precision + channels-last", "ours", MIXED + CHANNELS_LAST,
-            "pyslowfast"),
+    Variant(
+        "ours-amp-cl",
+        "ours, mixed precision + channels-last",
+        "ours",
+        MIXED + CHANNELS_LAST,
+        "pyslowfast",
+    ),
 )
 VARIANT_KEYS = {v.key: v for v in VARIANTS}
 
@@ -90,11 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per run (default 1)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     p.add_argument(
-        "--variants", type=_variant_keys, metavar="KEY[,KEY...]",
+        "--variants",
+        type=_variant_keys,
+        metavar="KEY[,KEY...]",
         help="comma-separated subset of: "
-        + "; ".join(f"{v.key} ({v.label})" for v in VARIANTS) + " (default: all)",
+        + "; ".join(f"{v.key} ({v.label})" for v in VARIANTS)
+        + " (default: all)",
     )
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for both: KEY VALUE ...")
+    p.add_argument(
+        "opts", nargs=argparse.REMAINDER, help="config overrides for both: KEY VALUE ..."
+    )
     return p
 
 
@@ -102,14 +111,17 @@ def _run_worker(spec: dict) -> dict:
     # ``root`` goes first on the worker's PYTHONPATH: its ``slowfast`` package is the one timed.
     path = os.pathsep.join(p for p in (spec["root"], os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(
-        [sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, check=False,
+        [sys.executable, WORKER, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
         env=dict(os.environ, PYTHONPATH=path),
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"benchmark worker for {spec['impl']} failed:\n{tail}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
@@ -127,9 +139,15 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
     with tempfile.TemporaryDirectory() as tmp:
         state = os.path.join(tmp, "ours_state.pt")
         base = {
-            "cfg": os.path.abspath(args.cfg), "opts": list(args.opts), "batch": args.batch,
-            "frames": args.frames, "crop": args.crop, "steps": args.steps,
-            "warmup": args.warmup, "threads": args.threads, "seed": 0,
+            "cfg": os.path.abspath(args.cfg),
+            "opts": list(args.opts),
+            "batch": args.batch,
+            "frames": args.frames,
+            "crop": args.crop,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "threads": args.threads,
+            "seed": 0,
         }
         # Our first run comes first so its weights exist before PySlowFast's runs load them.
         order = sorted(variants, key=lambda v: v.base != "ours")
@@ -147,8 +165,10 @@ def run_compare(args: argparse.Namespace, log=print) -> dict[str, Timings]:
                 t.wall += out["wall"]
                 t.cpu += out["cpu"]
                 t.info = out
-                log(f"round {r + 1}/{args.rounds}  {v.label:<40} median step "
-                    f"{out['median_wall']:.3f} s (cpu {out['median_cpu']:.3f} s)")
+                log(
+                    f"round {r + 1}/{args.rounds}  {v.label:<40} median step "
+                    f"{out['median_wall']:.3f} s (cpu {out['median_cpu']:.3f} s)"
+                )
     return timings
 
 
@@ -186,6 +206,17 @@ def main(argv: Sequence[str]) -> int:
         name: {"median_wall_s": statistics.median(t.wall), "median_cpu_s": statistics.median(t.cpu)}
         for name, t in timings.items()
     }
-    print("json_stats: " + json.dumps({"_type": "compare", "cfg": args.cfg, "batch": args.batch,
-                                       "crop": args.crop, "frames": args.frames, **summary}))
+    print(
+        "json_stats: "
+        + json.dumps(
+            {
+                "_type": "compare",
+                "cfg": args.cfg,
+                "batch": args.batch,
+                "crop": args.crop,
+                "frames": args.frames,
+                **summary,
+            }
+        )
+    )
     return 0

@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clips", type=int, default=None, help="clips for the stage times")
     parser.add_argument("--baseline", choices=BASELINES, action="append", default=[])
     parser.add_argument(
-        "--torch-threads", type=int, default=1,
+        "--torch-threads",
+        type=int,
+        default=1,
         help="torch intra-op threads here (1 as in loader workers; 0: torch's default)",
     )
     return parser

@@ -15,6 +15,8 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
+from sftools.curves import parse_json_stats
+from sftools.paths import CONFIGS_DIR
 from slowfast.config import assert_and_infer_cfg, build_cfg
 from slowfast.datasets import cache as decoded_cache
 from slowfast.datasets.synthetic import make_dataset
@@ -25,9 +27,6 @@ from slowfast.models.stats import gflops
 from slowfast.multigrid import build_schedule, init_cfg
 from slowfast.multigrid.report import plot_schedule
 from slowfast.utils.logging import setup_logging
-
-from sftools.curves import parse_json_stats
-from sftools.paths import CONFIGS_DIR
 
 CONFIG_DIR = os.path.join(CONFIGS_DIR, "Synthetic")
 
@@ -47,8 +46,12 @@ class DemoSize:
 
 # Overrides that turn the demo's R50-layout network into the R18 layout (basic blocks).
 R18_LAYOUT = (
-    "RESNET.DEPTH", "18", "RESNET.TRANS_FUNC", "basic_transform",
-    "RESNET.NUM_BLOCK_TEMP_KERNEL", "[[2, 2], [2, 2], [2, 2], [2, 2]]",
+    "RESNET.DEPTH",
+    "18",
+    "RESNET.TRANS_FUNC",
+    "basic_transform",
+    "RESNET.NUM_BLOCK_TEMP_KERNEL",
+    "[[2, 2], [2, 2], [2, 2], [2, 2]]",
 )
 
 SIZES: dict[str, DemoSize] = {
@@ -57,21 +60,59 @@ SIZES: dict[str, DemoSize] = {
     # The same with twice the epoch budget for both runs (LR steps and warm-up scaled with it):
     # the regime the paper's claim is about, where the baseline has iterations to spare.
     "long": DemoSize(
-        600, 150, 150, 8, (96, 72), 2.2,
-        opts=("SOLVER.STEPS", "[0, 16, 22]", "SOLVER.MAX_EPOCH", "24",
-              "SOLVER.WARMUP_EPOCHS", "4.0", "TRAIN.EVAL_PERIOD", "4",
-              "TRAIN.CHECKPOINT_PERIOD", "8"),
+        600,
+        150,
+        150,
+        8,
+        (96, 72),
+        2.2,
+        opts=(
+            "SOLVER.STEPS",
+            "[0, 16, 22]",
+            "SOLVER.MAX_EPOCH",
+            "24",
+            "SOLVER.WARMUP_EPOCHS",
+            "4.0",
+            "TRAIN.EVAL_PERIOD",
+            "4",
+            "TRAIN.CHECKPOINT_PERIOD",
+            "8",
+        ),
     ),
     # Seconds, for the test suite: a tiny dataset and network, a short schedule.
     "tiny": DemoSize(
-        48, 8, 8, 4, (48, 40), 1.4,
+        48,
+        8,
+        8,
+        4,
+        (48, 40),
+        1.4,
         opts=(
             *R18_LAYOUT,
-            "DATA.TRAIN_JITTER_SCALES", "[40, 44]", "DATA.TRAIN_CROP_SIZE", "32",
-            "DATA.TEST_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "2", "MULTIGRID.BN_BASE_SIZE", "2",
-            "SOLVER.STEPS", "[0, 2, 3]", "SOLVER.MAX_EPOCH", "4", "SOLVER.WARMUP_EPOCHS", "0.0",
-            "TEST.BATCH_SIZE", "8", "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "1",
-            "BN.NUM_BATCHES_PRECISE", "2",
+            "DATA.TRAIN_JITTER_SCALES",
+            "[40, 44]",
+            "DATA.TRAIN_CROP_SIZE",
+            "32",
+            "DATA.TEST_CROP_SIZE",
+            "32",
+            "TRAIN.BATCH_SIZE",
+            "2",
+            "MULTIGRID.BN_BASE_SIZE",
+            "2",
+            "SOLVER.STEPS",
+            "[0, 2, 3]",
+            "SOLVER.MAX_EPOCH",
+            "4",
+            "SOLVER.WARMUP_EPOCHS",
+            "0.0",
+            "TEST.BATCH_SIZE",
+            "8",
+            "TEST.NUM_ENSEMBLE_VIEWS",
+            "2",
+            "TEST.NUM_SPATIAL_CROPS",
+            "1",
+            "BN.NUM_BATCHES_PRECISE",
+            "2",
         ),
     ),
 }
@@ -113,19 +154,33 @@ def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0) -> None:
     )
     t0 = time.perf_counter()
     make_dataset(
-        "kinetics", data_dir, size.num_classes,
+        "kinetics",
+        data_dir,
+        size.num_classes,
         {"train": size.train, "val": size.val, "test": size.test},
-        seed=seed, size=size.video_size, fps=15.0, seconds=size.seconds,
+        seed=seed,
+        size=size.video_size,
+        fps=15.0,
+        seconds=size.seconds,
     )
     print(f"[demo] dataset written in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def demo_cfg(run_cfg: str, data_dir: str, out_dir: str, size: DemoSize, extra: Sequence[str] = ()) -> CfgNode:
+def demo_cfg(
+    run_cfg: str, data_dir: str, out_dir: str, size: DemoSize, extra: Sequence[str] = ()
+) -> CfgNode:
     """The validated config of one demo run."""
     opts = [
-        "DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir,
-        "MODEL.NUM_CLASSES", str(size.num_classes), "OUTPUT_DIR", out_dir,
-        *size.opts, *extra,
+        "DATA.PATH_TO_DATA_DIR",
+        data_dir,
+        "DATA.PATH_PREFIX",
+        data_dir,
+        "MODEL.NUM_CLASSES",
+        str(size.num_classes),
+        "OUTPUT_DIR",
+        out_dir,
+        *size.opts,
+        *extra,
     ]
     return assert_and_infer_cfg(build_cfg([os.path.join(CONFIG_DIR, run_cfg)], opts))
 
@@ -161,8 +216,11 @@ def run_one(name: str, cfg: CfgNode) -> RunResult:
     seed_everything(cfg.RNG_SEED)
     print(f"[demo] training the {name} run -> {cfg.OUTPUT_DIR}", flush=True)
     train(cfg)
-    print(f"[demo] testing the {name} run ({cfg.TEST.NUM_ENSEMBLE_VIEWS} x "
-          f"{cfg.TEST.NUM_SPATIAL_CROPS} views per video)", flush=True)
+    print(
+        f"[demo] testing the {name} run ({cfg.TEST.NUM_ENSEMBLE_VIEWS} x "
+        f"{cfg.TEST.NUM_SPATIAL_CROPS} views per video)",
+        flush=True,
+    )
     test(cfg)
     result = read_result(name, cfg)
     if result is None:
@@ -199,8 +257,11 @@ def format_table(base: RunResult, mg: RunResult) -> str:
         ("training wall-clock", f"{base.train_seconds:.0f} s", f"{mg.train_seconds:.0f} s"),
         ("speedup", "1.00x", f"{base.train_seconds / max(mg.train_seconds, 1e-9):.2f}x"),
         ("clips seen", f"{base.clips_seen}", f"{mg.clips_seen}"),
-        ("training compute", f"{base.gflop:.0f} GFLOP", f"{mg.gflop:.0f} GFLOP "
-                                                        f"({mg.gflop / max(base.gflop, 1e-9):.2f}x)"),
+        (
+            "training compute",
+            f"{base.gflop:.0f} GFLOP",
+            f"{mg.gflop:.0f} GFLOP ({mg.gflop / max(base.gflop, 1e-9):.2f}x)",
+        ),
         ("test top-1", f"{base.top1:.1f}%", f"{mg.top1:.1f}%"),
         ("test top-5", f"{base.top5:.1f}%", f"{mg.top5:.1f}%"),
     ]
@@ -221,7 +282,9 @@ def plot_accuracy(results: Sequence[RunResult], path: str) -> None:
     for r in results:
         if r.curve:
             xs, ys = zip(*r.curve)
-            ax.plot([x / 60 for x in xs], ys, marker="o", label=f"{r.name} (test top-1 {r.top1:.1f}%)")
+            ax.plot(
+                [x / 60 for x in xs], ys, marker="o", label=f"{r.name} (test top-1 {r.top1:.1f}%)"
+            )
     ax.set_xlabel("training wall-clock (minutes)")
     ax.set_ylabel("validation top-1 accuracy (%)")
     ax.set_title("Baseline vs multigrid on synthetic Kinetics")
@@ -259,7 +322,9 @@ def run_demo(
     curve_png = os.path.join(out_dir, "accuracy_vs_wallclock.png")
     plot_accuracy([base, mg], curve_png)
     schedule_png = os.path.join(out_dir, "multigrid_schedule.png")
-    mg_cfg = init_cfg(demo_cfg(RUNS[1][1], data_dir, os.path.join(out_dir, "multigrid"), size, extra_opts))
+    mg_cfg = init_cfg(
+        demo_cfg(RUNS[1][1], data_dir, os.path.join(out_dir, "multigrid"), size, extra_opts)
+    )
     plot_schedule(build_schedule(mg_cfg), schedule_png)
     print("\n" + format_table(base, mg) + "\n", flush=True)
     print(f"[demo] summary:  {summary_path}", flush=True)

@@ -49,11 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("train", "eval"), default="train")
     p.add_argument("--steps", type=int, default=5, help="timed steps (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    p.add_argument("--channels-last", action="store_true",
-                   help="channels_last_3d memory format (as MODEL.CHANNELS_LAST True)")
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="channels_last_3d memory format (as MODEL.CHANNELS_LAST True)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 autocast (TRAIN.MIXED_PRECISION True gives it on CPUs, float16 on CUDA)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast (TRAIN.MIXED_PRECISION True gives it on CPUs, float16 on CUDA)",
+    )
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     p.add_argument("--peak-gflops", type=float, help="the device's FP32 peak in GFLOP/s")
@@ -195,8 +201,12 @@ def _run(args: argparse.Namespace) -> None:
     peak = args.peak_gflops or (cpu_peak_gflops(threads) if device == "cpu" else None)
 
     shapes = " + ".join("x".join(str(d) for d in x.shape) for x in inputs)
-    flags = {"channels_last": channels_last, "compile": args.compile,
-             "bf16": dtype == torch.bfloat16, "fp16": dtype == torch.float16}
+    flags = {
+        "channels_last": channels_last,
+        "compile": args.compile,
+        "bf16": dtype == torch.bfloat16,
+        "fp16": dtype == torch.float16,
+    }
     options = [name for name, on in flags.items() if on]
     print(f"model     {cfg.MODEL.MODEL_NAME}/{cfg.MODEL.ARCH} R{cfg.RESNET.DEPTH} "
           f"({os.path.basename(args.cfg)}), {args.mode}, input {shapes}")  # fmt: skip

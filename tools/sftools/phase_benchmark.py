@@ -92,8 +92,13 @@ def measure(dataset, shape: ClipShape, clips: int, seed: int) -> dict[bool, Shap
             clip_frames, _ = dataset.read_random_clip(k % dataset.num_videos, shape, rng)
             t0 = time.perf_counter()
             clip_frames = transform.train_spatial(
-                clip_frames, shape.min_scale, shape.max_scale, shape.crop_size,
-                cfg.DATA.RANDOM_FLIP, rng, inverse_uniform=cfg.DATA.INV_UNIFORM_SAMPLE,
+                clip_frames,
+                shape.min_scale,
+                shape.max_scale,
+                shape.crop_size,
+                cfg.DATA.RANDOM_FLIP,
+                rng,
+                inverse_uniform=cfg.DATA.INV_UNIFORM_SAMPLE,
             )
             t1 = time.perf_counter()
             clip = transform.to_normalized_tensor(clip_frames, cfg.DATA.MEAN, cfg.DATA.STD)
@@ -106,9 +111,11 @@ def measure(dataset, shape: ClipShape, clips: int, seed: int) -> dict[bool, Shap
             totals[at_scale]["pack_s"] += t2 - t1
             frames[at_scale] += DECODE_STATS["frames"] - before["frames"]
     return {
-        m: ShapeCost(1000 * cpu[m] / clips,
-                     {s.replace("_s", "_ms"): 1000 * v / clips for s, v in totals[m].items()},
-                     frames[m] / clips)
+        m: ShapeCost(
+            1000 * cpu[m] / clips,
+            {s.replace("_s", "_ms"): 1000 * v / clips for s, v in totals[m].items()},
+            frames[m] / clips,
+        )
         for _, m in MODES
     }
 
@@ -140,10 +147,17 @@ def batch_factors(schedule) -> dict[ClipShape, int]:
 
 def loader_clips_per_s(dataset, shape: ClipShape, workers: int, batch: int, batches: int) -> float:
     """Clips/s of a ``workers`` loader asked for ``batches`` batches of ``shape`` (after one)."""
-    keys = [[(i % dataset.num_videos, shape, item_seed(0, 0, 0, b, i)) for i in range(batch)]
-            for b in range(batches + 1)]
-    loader = DataLoader(dataset, batch_sampler=keys, num_workers=workers, collate_fn=collate,
-                        worker_init_fn=seed_worker)
+    keys = [
+        [(i % dataset.num_videos, shape, item_seed(0, 0, 0, b, i)) for i in range(batch)]
+        for b in range(batches + 1)
+    ]
+    loader = DataLoader(
+        dataset,
+        batch_sampler=keys,
+        num_workers=workers,
+        collate_fn=collate,
+        worker_init_fn=seed_worker,
+    )
     it = iter(loader)
     next(it)
     start = time.perf_counter()
@@ -157,8 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = base_parser("Loader cost at every shape of a multigrid schedule.")
     parser.add_argument("--multigrid", action="store_true", help="(selects this benchmark)")
     parser.add_argument("--clips", type=int, default=16, help="clips per shape and mode")
-    parser.add_argument("--clips-per-decode", type=int, default=4,
-                        help="most clips per decode for the amortised column (1: leave it out)")
+    parser.add_argument(
+        "--clips-per-decode",
+        type=int,
+        default=4,
+        help="most clips per decode for the amortised column (1: leave it out)",
+    )
     parser.add_argument("--loader", action="store_true", help="also loader clips/s per shape")
     parser.add_argument("--workers", type=int, default=2, help="loader workers for --loader")
     parser.add_argument("--batches", type=int, default=4, help="timed batches for --loader")
@@ -189,15 +207,21 @@ def main(argv: Sequence[str]) -> int:
             costs[(shape, at_scale)] = cost
         if args.clips_per_decode > 1:
             k = min(args.clips_per_decode, factors.get(shape, 1))
-            amortised[shape] = (k, measure_amortised(dataset, shape, args.clips, k, cfg.RNG_SEED)
-                                if k > 1 else costs[(shape, True)])
+            amortised[shape] = (
+                k,
+                measure_amortised(dataset, shape, args.clips, k, cfg.RNG_SEED)
+                if k > 1
+                else costs[(shape, True)],
+            )
         if args.loader:
             rates[shape] = loader_clips_per_s(
                 dataset, shape, args.workers, args.batch, args.batches
             )
 
-    print(f"loader cost per shape: {cfg.TRAIN.DATASET}, {dataset.num_videos} videos, "
-          f"{args.clips} clips per shape and mode, CPU ms per clip (1 process, 1 decoder thread)")
+    print(
+        f"loader cost per shape: {cfg.TRAIN.DATASET}, {dataset.num_videos} videos, "
+        f"{args.clips} clips per shape and mode, CPU ms per clip (1 process, 1 decoder thread)"
+    )
     head = f"{'shape (frames x rate, crop [jitter])':<34}{'clips/video':>12}"
     for name, _ in MODES:
         head += f"{name + ' ms':>17}{'frames':>8}"
@@ -214,45 +238,66 @@ def main(argv: Sequence[str]) -> int:
             c = costs[(shape, at_scale)]
             row += f"{c.cpu_ms:>17.1f}{c.frames:>8.1f}"
         after = costs[(shape, True)].stage_ms
-        row += (f"{after['open_ms'] + after['seek_ms']:>10.1f}{after['decode_ms']:>8.1f}"
-                f"{after['convert_ms']:>8.1f}{after['crop_ms']:>6.1f}{after['pack_ms']:>6.1f}")
+        row += (
+            f"{after['open_ms'] + after['seek_ms']:>10.1f}{after['decode_ms']:>8.1f}"
+            f"{after['convert_ms']:>8.1f}{after['crop_ms']:>6.1f}{after['pack_ms']:>6.1f}"
+        )
         if amortised:
             k, c = amortised[shape]
             row += f"{k:>3}{c.cpu_ms:>14.1f}{c.frames:>8.1f}"
         if args.loader:
             row += f"{rates[shape]:>9.1f}"
         print(row)
-        records.append({
-            "shape": shape_label(shape), "baseline_clips_per_video": count,
-            "multigrid_clips_per_video": mg_count,
-            **{f"{'at_scale' if m else 'resize_after'}_cpu_ms": costs[(shape, m)].cpu_ms
-               for _, m in MODES},
-            **{f"{'at_scale' if m else 'resize_after'}_frames": costs[(shape, m)].frames
-               for _, m in MODES},
-            **{f"at_scale_{k}": v for k, v in after.items()},
-            **({"loader_clips_per_s": rates[shape]} if args.loader else {}),
-            **({"clips_per_decode": amortised[shape][0],
-                "amortised_cpu_ms": amortised[shape][1].cpu_ms} if amortised else {}),
-        })
+        records.append(
+            {
+                "shape": shape_label(shape),
+                "baseline_clips_per_video": count,
+                "multigrid_clips_per_video": mg_count,
+                **{
+                    f"{'at_scale' if m else 'resize_after'}_cpu_ms": costs[(shape, m)].cpu_ms
+                    for _, m in MODES
+                },
+                **{
+                    f"{'at_scale' if m else 'resize_after'}_frames": costs[(shape, m)].frames
+                    for _, m in MODES
+                },
+                **{f"at_scale_{k}": v for k, v in after.items()},
+                **({"loader_clips_per_s": rates[shape]} if args.loader else {}),
+                **(
+                    {
+                        "clips_per_decode": amortised[shape][0],
+                        "amortised_cpu_ms": amortised[shape][1].cpu_ms,
+                    }
+                    if amortised
+                    else {}
+                ),
+            }
+        )
     stats = {"compute_saving": schedule.compute_saving}
     for name, at_scale in MODES:
         base = schedule.baseline_max_epoch * costs[(full, at_scale)].cpu_ms
         mg = sum(n * costs[(s, at_scale)].cpu_ms for s, n in per_video.items())
         stats[f"{'at_scale' if at_scale else 'resize_after'}_loader_speedup"] = base / mg
-        print(f"loader-bound multigrid speed-up ({name}): {base / mg:.2f}x "
-              f"(baseline {schedule.baseline_max_epoch:g} epochs at {full.key}: {base:.0f} ms "
-              f"per video; multigrid {sum(per_video.values()):.1f} clips per video: {mg:.0f} ms)")
+        print(
+            f"loader-bound multigrid speed-up ({name}): {base / mg:.2f}x "
+            f"(baseline {schedule.baseline_max_epoch:g} epochs at {full.key}: {base:.0f} ms "
+            f"per video; multigrid {sum(per_video.values()):.1f} clips per video: {mg:.0f} ms)"
+        )
     if amortised:
         base = schedule.baseline_max_epoch * costs[(full, True)].cpu_ms
         mg = sum(n * amortised[s][1].cpu_ms for s, n in per_video.items())
         stats["amortised_loader_speedup"] = base / mg
-        print(f"loader-bound multigrid speed-up (at scale, up to {args.clips_per_decode} clips per "
-              f"decode): {base / mg:.2f}x (multigrid {mg:.0f} ms per video)")
+        print(
+            f"loader-bound multigrid speed-up (at scale, up to {args.clips_per_decode} clips per "
+            f"decode): {base / mg:.2f}x (multigrid {mg:.0f} ms per video)"
+        )
     coarsest = min(per_video, key=lambda s: s.num_frames * s.crop_size**2)
     ratio = costs[(coarsest, True)].cpu_ms / costs[(full, True)].cpu_ms
     stats["coarsest_over_full"] = ratio
-    line = (f"compute-bound speed-up (compute saving): {schedule.compute_saving:.2f}x; "
-            f"coarsest shape {coarsest.key} costs {ratio:.2f} of a full clip (at scale)")
+    line = (
+        f"compute-bound speed-up (compute saving): {schedule.compute_saving:.2f}x; "
+        f"coarsest shape {coarsest.key} costs {ratio:.2f} of a full clip (at scale)"
+    )
     if amortised:
         amortised_ratio = amortised[coarsest][1].cpu_ms / costs[(full, True)].cpu_ms
         stats["coarsest_amortised_over_full"] = amortised_ratio

@@ -18,10 +18,6 @@ from collections.abc import Sequence
 
 import torch
 
-from slowfast.engine.tester import test
-from slowfast.multigrid import build_schedule, init_cfg
-from slowfast.utils.logging import setup_logging
-
 from sftools.demo import (
     R18_LAYOUT,
     RUNS,
@@ -33,6 +29,9 @@ from sftools.demo import (
     run_one,
 )
 from sftools.variants import Variant
+from slowfast.engine.tester import test
+from slowfast.multigrid import build_schedule, init_cfg
+from slowfast.utils.logging import setup_logging
 
 BASE, MULTIGRID = RUNS[0][1], RUNS[1][1]
 COSINE = ("SOLVER.LR_POLICY", "cosine", "SOLVER.COSINE_END_LR", "0.0")
@@ -50,7 +49,9 @@ RUN_LIST = (
     _run("mg", "multigrid, long + short cycles (R50 layout)", MULTIGRID),
     _run("base18", "baseline (R18 layout)", BASE, R18_LAYOUT, ref="base18"),
     _run("mg18", "multigrid (R18 layout)", MULTIGRID, R18_LAYOUT, ref="base18"),
-    _run("single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")),
+    _run(
+        "single", "multigrid, single long cycle", MULTIGRID, ("MULTIGRID.SINGLE_LONG_CYCLE", "True")
+    ),
     _run("base_cos", "baseline, cosine LR", BASE, COSINE, ref="base_cos"),
     _run("mg_cos", "multigrid, cosine LR", MULTIGRID, COSINE, ref="base_cos"),
     _run("long", "multigrid, long cycle only", MULTIGRID, ("MULTIGRID.SHORT_CYCLE", "False")),
@@ -58,7 +59,10 @@ RUN_LIST = (
 )
 RUNS_BY_KEY = {r.key: r for r in RUN_LIST}
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Baseline vs multigrid at two depths (paper Table 1 / R50 vs R101)", ("base", "mg", "base18", "mg18")),
+    (
+        "Baseline vs multigrid at two depths (paper Table 1 / R50 vs R101)",
+        ("base", "mg", "base18", "mg18"),
+    ),
     ("Single vs multiple long cycles (paper supplement)", ("base", "mg", "single")),
     ("Stepwise vs cosine learning rate (paper supplement)", ("base", "mg", "base_cos", "mg_cos")),
     ("Long cycle only, short cycle only, both (paper ablation)", ("base", "long", "short", "mg")),
@@ -67,30 +71,45 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def _row(run: Variant, r: RunResult, ref: RunResult) -> str:
     speed = ref.train_seconds / max(r.train_seconds, 1e-9)
-    return (f"| {run.label} | {r.train_seconds:.0f} s | {speed:.2f}x | "
-            f"{RUNS_BY_KEY[run.ref].label} | {r.clips_seen} | "
-            f"{r.gflop:.0f} ({r.gflop / max(ref.gflop, 1e-9):.2f}x) | {r.top1:.1f} | {r.top5:.1f} |")
+    return (
+        f"| {run.label} | {r.train_seconds:.0f} s | {speed:.2f}x | "
+        f"{RUNS_BY_KEY[run.ref].label} | {r.clips_seen} | "
+        f"{r.gflop:.0f} ({r.gflop / max(ref.gflop, 1e-9):.2f}x) | {r.top1:.1f} | {r.top5:.1f} |"
+    )
 
 
-def format_results(results: dict[str, RunResult], crops: dict[str, RunResult], command: str,
-                   size_name: str, seconds: float, reused: Sequence[str] = ()) -> str:
+def format_results(
+    results: dict[str, RunResult],
+    crops: dict[str, RunResult],
+    command: str,
+    size_name: str,
+    seconds: float,
+    reused: Sequence[str] = (),
+) -> str:
     """The markdown page: one table per comparison, then the testing-crop table."""
-    head = ("| run | training wall-clock | speedup | against | clips seen | training GFLOP (ratio) | "
-            "test top-1 % | test top-5 % |\n|---|---|---|---|---|---|---|---|")
+    head = (
+        "| run | training wall-clock | speedup | against | clips seen | training GFLOP (ratio) | "
+        "test top-1 % | test top-5 % |\n|---|---|---|---|---|---|---|---|"
+    )
     lines = [
         "# Small-scale reproduction: measured results",
         "",
         "Written by `tools/reproduce.py`; every number below was measured in one run of it.",
         "",
         f"- Command: `{command}`",
-        f"- Size: `{size_name}` ({SIZES[size_name].train} training videos, synthetic Kinetics format)",
+        f"- Size: `{size_name}` ({SIZES[size_name].train} training videos, synthetic Kinetics "
+        "format)",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}; total {seconds / 60:.1f} minutes"
-        + (f" ({len(reused)} of {len(results)} runs read from the logs of an earlier run: "
-           f"{', '.join(reused)})" if reused else ""),
-        "- Speedups and compute ratios are against the baseline named in each row (the same network "
-        "and LR policy), measured in the same process one after the other; compute is fvcore "
-        "GFLOPs summed over the clips trained.",
+        + (
+            f" ({len(reused)} of {len(results)} runs read from the logs of an earlier run: "
+            f"{', '.join(reused)})"
+            if reused
+            else ""
+        ),
+        "- Speedups and compute ratios are against the baseline named in each row (the same "
+        "network and LR policy), measured in the same process one after the other; compute is "
+        "fvcore GFLOPs summed over the clips trained.",
         "",
     ]
     for title, keys in TABLES:
@@ -101,8 +120,12 @@ def format_results(results: dict[str, RunResult], crops: dict[str, RunResult], c
         lines += [_row(RUNS_BY_KEY[k], results[k], results[RUNS_BY_KEY[k].ref]) for k in present]
         lines.append("")
     if crops:
-        lines += ["## Testing views (the multigrid model)", "",
-                  "| test setting | test top-1 % | test top-5 % |", "|---|---|---|"]
+        lines += [
+            "## Testing views (the multigrid model)",
+            "",
+            "| test setting | test top-1 % | test top-5 % |",
+            "|---|---|---|",
+        ]
         lines += [f"| {name} | {r.top1:.1f} | {r.top5:.1f} |" for name, r in crops.items()]
         lines.append("")
     return "\n".join(lines)
@@ -145,9 +168,15 @@ def _test_only(cfg, name: str, extra: Sequence[str]) -> RunResult:
     return RunResult(name, top1=100.0 - out["top1_err"], top5=100.0 - out["top5_err"])
 
 
-def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
-                     only: Sequence[str] = (), extra_opts: Sequence[str] = (),
-                     reuse: bool = False) -> str:
+def run_reproduction(
+    out_md: str,
+    out_dir: str,
+    data_dir: str,
+    size_name: str,
+    only: Sequence[str] = (),
+    extra_opts: Sequence[str] = (),
+    reuse: bool = False,
+) -> str:
     """Train every needed run, test, and write the markdown page; returns its path.
 
     With ``reuse``, a run whose folder under ``out_dir`` already holds a finished training and
@@ -166,13 +195,16 @@ def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
     for run in RUN_LIST:
         if run.key not in wanted:
             continue
-        cfg = demo_cfg(run.base, data_dir, os.path.join(out_dir, run.key), size,
-                       [*run.opts, *extra_opts])
+        cfg = demo_cfg(
+            run.base, data_dir, os.path.join(out_dir, run.key), size, [*run.opts, *extra_opts]
+        )
         cfgs[run.key] = cfg
         done = read_result(run.label, cfg) if reuse else None
         if done is not None:
-            print(f"[reproduce] {run.key}: finished run found in {cfg.OUTPUT_DIR}, not retrained",
-                  flush=True)
+            print(
+                f"[reproduce] {run.key}: finished run found in {cfg.OUTPUT_DIR}, not retrained",
+                flush=True,
+            )
             reused.append(run.key)
         results[run.key] = done or run_one(run.label, cfg)
     crops: dict[str, RunResult] = {}
@@ -180,14 +212,36 @@ def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
         crop = cfgs["mg"].DATA.TEST_CROP_SIZE
         big = int(round(crop * 256 / 224))  # the paper's 256^2 vs 224^2 testing
         for name, opts in (
-            (f"1 view x centre crop {crop}^2", ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1")),
-            (f"1 view x 3 crops {crop}^2", ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "3")),
-            (f"3 views x 3 crops {crop}^2", ("TEST.NUM_ENSEMBLE_VIEWS", "3", "TEST.NUM_SPATIAL_CROPS", "3")),
-            (f"1 view x 3 crops {big}^2 (larger than training)",
-             ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "3", "DATA.TEST_CROP_SIZE", str(big))),
+            (
+                f"1 view x centre crop {crop}^2",
+                ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1"),
+            ),
+            (
+                f"1 view x 3 crops {crop}^2",
+                ("TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "3"),
+            ),
+            (
+                f"3 views x 3 crops {crop}^2",
+                ("TEST.NUM_ENSEMBLE_VIEWS", "3", "TEST.NUM_SPATIAL_CROPS", "3"),
+            ),
+            (
+                f"1 view x 3 crops {big}^2 (larger than training)",
+                (
+                    "TEST.NUM_ENSEMBLE_VIEWS",
+                    "1",
+                    "TEST.NUM_SPATIAL_CROPS",
+                    "3",
+                    "DATA.TEST_CROP_SIZE",
+                    str(big),
+                ),
+            ),
         ):
             crops[name] = _test_only(cfgs["mg"], name, opts)
-    command = "python tools/reproduce.py " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python tools/reproduce.py"
+    command = (
+        "python tools/reproduce.py " + " ".join(sys.argv[1:])
+        if sys.argv[1:]
+        else "python tools/reproduce.py"
+    )
     text = format_results(results, crops, command, size_name, time.perf_counter() - t0, reused)
     text += kept_scale_study(out_md) + kept_notes(out_md)
     os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
@@ -204,8 +258,12 @@ def run_reproduction(out_md: str, out_dir: str, data_dir: str, size_name: str,
 SCALE_SIZES = (150, 300, 600, 1200)
 # PySlowFast's schedule rules, to set against this project's defaults at every size.
 PYSLOWFAST_RULES = (
-    "MULTIGRID.PHASE_UNIT", "epochs", "MULTIGRID.FINE_TUNE_SHORT_CYCLE", "True",
-    "MULTIGRID.WARMUP_UNIT", "epochs",
+    "MULTIGRID.PHASE_UNIT",
+    "epochs",
+    "MULTIGRID.FINE_TUNE_SHORT_CYCLE",
+    "True",
+    "MULTIGRID.WARMUP_UNIT",
+    "epochs",
 )
 SCALE_RUNS = (
     ("base", "baseline", BASE, ()),
@@ -219,8 +277,9 @@ def _empty_phases(cfg) -> int:
     return len(schedule.entries) - len(schedule.phases) if schedule.entries else 0
 
 
-def format_scale_study(rows: dict[int, dict[str, RunResult]], empty: dict[int, int],
-                       command: str, figure: str) -> str:
+def format_scale_study(
+    rows: dict[int, dict[str, RunResult]], empty: dict[int, int], command: str, figure: str
+) -> str:
     """The scale-study section: one row per training-set size."""
     lines = [
         SCALE_MARKER,
@@ -259,13 +318,16 @@ def plot_scale_study(rows: dict[int, dict[str, RunResult]], path: str) -> None:
     sizes = sorted(rows)
     for key, label, _, _ in SCALE_RUNS[1:]:
         gaps = [rows[n][key].top1 - rows[n]["base"].top1 for n in sizes]
-        speeds = [rows[n]["base"].train_seconds / max(rows[n][key].train_seconds, 1e-9)
-                  for n in sizes]
+        speeds = [
+            rows[n]["base"].train_seconds / max(rows[n][key].train_seconds, 1e-9) for n in sizes
+        ]
         gap_ax.plot(sizes, gaps, marker="o", label=label)
         speed_ax.plot(sizes, speeds, marker="o", label=label)
     gap_ax.axhline(0, color="grey", linewidth=0.8)
-    for ax, ylabel in ((gap_ax, "test top-1 gap to the baseline (points)"),
-                       (speed_ax, "training speedup over the baseline")):
+    for ax, ylabel in (
+        (gap_ax, "test top-1 gap to the baseline (points)"),
+        (speed_ax, "training speedup over the baseline"),
+    ):
         ax.set_xscale("log")
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()
@@ -277,9 +339,14 @@ def plot_scale_study(rows: dict[int, dict[str, RunResult]], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def run_scale_study(out_md: str, out_dir: str, data_root: str,
-                    sizes: Sequence[int] = SCALE_SIZES, extra_opts: Sequence[str] = (),
-                    reuse: bool = False) -> str:
+def run_scale_study(
+    out_md: str,
+    out_dir: str,
+    data_root: str,
+    sizes: Sequence[int] = SCALE_SIZES,
+    extra_opts: Sequence[str] = (),
+    reuse: bool = False,
+) -> str:
     """Train the baseline and both multigrid variants at every training-set size, then write
     the scale-study section (and its figure beside ``out_md``) into ``out_md``."""
     out_dir, data_root = os.path.abspath(out_dir), os.path.abspath(data_root)
@@ -291,8 +358,13 @@ def run_scale_study(out_md: str, out_dir: str, data_root: str,
         ensure_dataset(data_dir, size)
         rows[n] = {}
         for key, label, config, opts in SCALE_RUNS:
-            cfg = demo_cfg(config, data_dir, os.path.join(out_dir, f"train{n}", key), size,
-                           [*opts, *extra_opts])
+            cfg = demo_cfg(
+                config,
+                data_dir,
+                os.path.join(out_dir, f"train{n}", key),
+                size,
+                [*opts, *extra_opts],
+            )
             if key == "mg_epochs":
                 empty[n] = _empty_phases(cfg)
             done = read_result(label, cfg) if reuse else None
