@@ -13,23 +13,12 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_CFG = os.path.join(ROOT, "configs", "Synthetic", "SLOWFAST_tiny.yaml")
-TINY_MODEL = [
-    "RESNET.DEPTH",
-    "18",
-    "RESNET.TRANS_FUNC",
-    "basic_transform",
-    "RESNET.NUM_BLOCK_TEMP_KERNEL",
-    "[[2, 2], [2, 2], [2, 2], [2, 2]]",
-    "LOG_MODEL_INFO",
-    "False",
-]
+from sftools.paths import REPO_ROOT as ROOT
+from sftools.torchrun import free_port, tiny_run_args, torchrun_command
 
 
 def burn() -> None:
@@ -37,12 +26,6 @@ def burn() -> None:
     x = 0
     while True:
         x = (x * 1103515245 + 12345) % 2**31
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,28 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for job in range(args.jobs):
             out = os.path.join(args.out, f"job{job:03d}")
-            cmd = [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--nproc_per_node",
-                "2",
-                "--master_port",
-                str(free_port()),
-                os.path.join(ROOT, "tools", "run_net.py"),
-                "--cfg",
-                TINY_CFG,
-                *info["overrides"],
-                *TINY_MODEL,
-                "OUTPUT_DIR",
-                out,
-                "SOLVER.MAX_EPOCH",
-                str(args.epochs),
-                "TEST.NUM_ENSEMBLE_VIEWS",
-                "1",
-                "TEST.NUM_SPATIAL_CROPS",
-                "1",
-            ]
+            opts = ["SOLVER.MAX_EPOCH", str(args.epochs), "TEST.NUM_ENSEMBLE_VIEWS", "1"]
+            opts += ["TEST.NUM_SPATIAL_CROPS", "1"]
+            cmd = torchrun_command(tiny_run_args(info["overrides"], out, *opts), free_port())
             env = dict(os.environ, OMP_NUM_THREADS="1")
             start = time.time()
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)

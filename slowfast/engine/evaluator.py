@@ -50,6 +50,9 @@ class GatheringEvaluator(DatasetEvaluator):
     """Keeps predictions, labels and indices on the CPU; :meth:`gathered` returns those of all
     processes with the sampler's repeats removed, and how many repeats there were."""
 
+    def __init__(self) -> None:
+        self.reset()
+
     def reset(self) -> None:
         self._preds: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
@@ -75,9 +78,6 @@ class GatheringEvaluator(DatasetEvaluator):
 class TopKEvaluator(GatheringEvaluator):
     """Clip-level top-1 and top-5 error (%) of single-label predictions."""
 
-    def __init__(self) -> None:
-        self.reset()
-
     def evaluate(self) -> dict[str, Any]:
         preds, labels, _, _ = self.gathered()
         if preds.numel() == 0:
@@ -88,9 +88,6 @@ class TopKEvaluator(GatheringEvaluator):
 
 class MeanAPEvaluator(GatheringEvaluator):
     """Clip-level mean average precision (a fraction) of multi-label predictions."""
-
-    def __init__(self) -> None:
-        self.reset()
 
     def evaluate(self) -> dict[str, Any]:
         preds, labels, _, _ = self.gathered()
@@ -107,26 +104,13 @@ def build_clip_evaluator(multi_label: bool) -> GatheringEvaluator:
 class MultiViewEvaluator(GatheringEvaluator):
     """Video-level metrics of a multi-view test: clip ``i`` is view ``i % num_clips`` of video
     ``i // num_clips``; each video's view scores are combined (``ensemble_method`` "sum" or
-    "max") by a :class:`~slowfast.utils.meters.TestMeter`, and videos a loader reported as
+    "max") by the given :class:`~slowfast.utils.meters.TestMeter`, and videos a loader reported as
     failed (``meta["failed"]``) are left out. :attr:`meter` holds the per-video scores after
     :meth:`evaluate` (``meter.save_results``)."""
 
-    def __init__(
-        self,
-        num_videos: int,
-        num_clips: int,
-        num_classes: int,
-        ensemble_method: str = "sum",
-        multi_label: bool = False,
-    ) -> None:
-        self.meter = TestMeter(
-            num_videos,
-            num_clips,
-            num_classes,
-            ensemble_method=ensemble_method,
-            multi_label=multi_label,
-        )
-        self.reset()
+    def __init__(self, meter: TestMeter) -> None:
+        self.meter = meter
+        super().__init__()
 
     def reset(self) -> None:
         super().reset()

@@ -18,6 +18,7 @@ from slowfast.engine.evaluator import MultiViewEvaluator, run_evaluation
 from slowfast.models import build_model, place_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, log_json_stats
+from slowfast.utils.meters import TestMeter
 from slowfast.utils.precision import model_memory_format
 
 logger = get_logger(__name__)
@@ -37,13 +38,14 @@ def test(cfg: CfgNode) -> dict[str, Any]:
     loader = construct_loader(cfg, "test")
     dataset = loader.dataset
     num_clips = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
-    evaluator = MultiViewEvaluator(
+    meter = TestMeter(
         dataset.num_videos,
         num_clips,
         cfg.MODEL.NUM_CLASSES,
         ensemble_method=cfg.TEST.ENSEMBLE_METHOD,
         multi_label=bool(cfg.DATA.MULTI_LABEL),
     )
+    evaluator = MultiViewEvaluator(meter)
     t0 = time.perf_counter()
     metrics = run_evaluation(model, loader, evaluator, device)
     out = {

@@ -118,20 +118,13 @@ def get_param_groups(model: nn.Module, cfg: CfgNode) -> list[dict]:
 
 
 @OPTIMIZER_REGISTRY.register_as("sgd")
-def _sgd(groups, *, lr, momentum, weight_decay, dampening, nesterov, betas):
-    if nesterov and (momentum <= 0 or dampening != 0):
+def _sgd(groups, *, betas, **settings):
+    if settings["nesterov"] and (settings["momentum"] <= 0 or settings["dampening"] != 0):
         raise ConfigError(
             "SOLVER.NESTEROV needs SOLVER.MOMENTUM > 0 and SOLVER.DAMPENING == 0, got "
-            f"MOMENTUM={momentum}, DAMPENING={dampening}"
+            f"MOMENTUM={settings['momentum']}, DAMPENING={settings['dampening']}"
         )
-    return torch.optim.SGD(
-        groups,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        dampening=dampening,
-        nesterov=nesterov,
-    )
+    return torch.optim.SGD(groups, **settings)
 
 
 @OPTIMIZER_REGISTRY.register_as("adam")
@@ -163,15 +156,8 @@ def create_optimizer(
             f"SOLVER.OPTIMIZING_METHOD: unknown optimizer {method!r}; "
             f"choose from {OPTIMIZER_REGISTRY.names()}"
         )
-    return OPTIMIZER_REGISTRY.get(method)(
-        groups,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        dampening=dampening,
-        nesterov=nesterov,
-        betas=betas,
-    )
+    settings = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, dampening=dampening)
+    return OPTIMIZER_REGISTRY.get(method)(groups, nesterov=nesterov, betas=betas, **settings)
 
 
 def construct_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:

@@ -1,7 +1,6 @@
 """Checkpointer, file layout, resume and strict-load behaviour (and the PySlowFast-signature
 save_checkpoint / load_checkpoint over it)."""
 
-import logging
 import os
 import random
 from pathlib import Path
@@ -48,15 +47,6 @@ class Wrapper(nn.Module):
     def __init__(self, module):
         super().__init__()
         self.module = module
-
-
-@pytest.fixture
-def logs(caplog):
-    root = logging.getLogger("slowfast")
-    root.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="slowfast")
-    yield caplog
-    root.removeHandler(caplog.handler)
 
 
 def _cfg(tmp_path):

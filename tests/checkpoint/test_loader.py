@@ -1,9 +1,7 @@
 """The loading entry: Caffe2 .pkl files and 2-D -> 3-D inflation through load_checkpoint."""
 
-import logging
 import pickle
 
-import pytest
 import torch
 from torch import nn
 
@@ -11,15 +9,6 @@ from slowfast.checkpoint import load_checkpoint
 from slowfast.models.norm import SubBatchNorm3d
 
 from .c2_writer import state_dict_to_caffe2_blobs
-
-
-@pytest.fixture
-def logs(caplog):
-    root = logging.getLogger("slowfast")
-    root.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="slowfast")
-    yield caplog
-    root.removeHandler(caplog.handler)
 
 
 class C2Net(nn.Module):

@@ -3,29 +3,16 @@ in-process and returns the json_stats records it logged.
 """
 
 import os
+import sys
 
 import pytest
 
 from sftools.curves import parse_json_stats
+from sftools.torchrun import RUN_NET, TINY_CFG, TINY_MODEL, tiny_run_args
 from slowfast.datasets.synthetic import make_dataset
 from slowfast.engine.cli import main as run_net_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY_CFG = os.path.join(ROOT, "configs", "Synthetic", "SLOWFAST_tiny.yaml")
-
-# A small, fast network: SlowFast with ResNet-18-style stages at width 4 on 8 x 32^2 clips.
-TINY_MODEL = [
-    "RESNET.DEPTH",
-    "18",
-    "RESNET.TRANS_FUNC",
-    "basic_transform",
-    "RESNET.NUM_BLOCK_TEMP_KERNEL",
-    "[[2, 2], [2, 2], [2, 2], [2, 2]]",
-    "LOG_MODEL_INFO",
-    "False",
-    "LOG_PERIOD",
-    "100",
-]
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +54,8 @@ def run_net(info, output_dir, *opts, cfg=TINY_CFG):
     """Run tools/run_net.py's main on dataset ``info`` with extra KEY VALUE ``opts``."""
     argv = ["--cfg", cfg, *info["overrides"], *TINY_MODEL, "OUTPUT_DIR", str(output_dir), *opts]
     return run_net_main([str(a) for a in argv])
+
+
+def run_net_command(info, out, *opts) -> list[str]:
+    """The command line of ``tools/run_net.py`` on the tiny model and dataset ``info``."""
+    return [sys.executable, RUN_NET, *tiny_run_args(info["overrides"], out, *opts)]

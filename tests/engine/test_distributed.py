@@ -4,23 +4,15 @@ rank 0 alone writes, and the loss follows the 1-process run with the same global
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
 import torch
 
-from tests.engine.conftest import ROOT, TINY_CFG, TINY_MODEL, records, run_net
-
-
-def free_port() -> int:
-    """A port the OS has just handed out, so that concurrent runs of the suite do not collide."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from sftools.torchrun import free_port, tiny_run_args, torchrun_command
+from tests.engine.conftest import records, run_net
 
 
 def test_torchrun_two_processes_gloo(datasets, tmp_path):
@@ -28,23 +20,7 @@ def test_torchrun_two_processes_gloo(datasets, tmp_path):
     opts = ["SOLVER.MAX_EPOCH", "2", "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1"]
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(free_port()),
-        os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg",
-        TINY_CFG,
-        *info["overrides"],
-        *TINY_MODEL,
-        "OUTPUT_DIR",
-        str(out),
-        *opts,
-    ]
+    cmd = torchrun_command(tiny_run_args(info["overrides"], str(out), *opts), free_port())
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = (out / "stdout.log").read_text()
@@ -78,27 +54,18 @@ def test_torchrun_multigrid_two_processes(datasets, tmp_path):
     out = tmp_path / "ddp_mg"
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
     opts = list(MULTIGRID)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(free_port()),
-        os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg",
-        TINY_CFG,
-        *info["overrides"],
-        *TINY_MODEL,
-        "OUTPUT_DIR",
-        str(out),
-        *opts,
-        "BN.USE_PRECISE_STATS",
-        "False",
-        "TEST.ENABLE",
-        "False",
-    ]
+    cmd = torchrun_command(
+        tiny_run_args(
+            info["overrides"],
+            str(out),
+            *opts,
+            "BN.USE_PRECISE_STATS",
+            "False",
+            "TEST.ENABLE",
+            "False",
+        ),
+        free_port(),
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     epochs = records(out, "train_epoch")
@@ -145,27 +112,9 @@ def _two_machines(info, out, tmp_path, *opts, env=None):
     env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     procs, logs = [], []
     for node in (0, 1):
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes",
-            "2",
-            "--node_rank",
-            str(node),
-            "--nproc_per_node",
-            "1",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(port),
-            os.path.join(ROOT, "tools", "run_net.py"),
-            "--cfg",
-            TINY_CFG,
-            *info["overrides"],
-            *TINY_MODEL,
-            "OUTPUT_DIR",
-            str(out),
+        args = tiny_run_args(
+            info["overrides"],
+            out,
             "TRAIN.BATCH_SIZE",
             "2",
             "SOLVER.MAX_EPOCH",
@@ -173,7 +122,8 @@ def _two_machines(info, out, tmp_path, *opts, env=None):
             "TEST.ENABLE",
             "False",
             *opts,
-        ]
+        )
+        cmd = torchrun_command(args, port, nproc_per_node=1, nnodes=2, node_rank=node)
         log = open(tmp_path / f"node{node}.txt", "w")
         procs.append(
             subprocess.Popen(
@@ -281,24 +231,15 @@ def test_two_machine_job_ends_when_a_rank_raises(datasets, tmp_path):
 def test_user_error_in_a_torchrun_worker_exits_2(datasets, tmp_path):
     """A data error in every worker: each exits with status 2 and the one-line message."""
     info = datasets["kinetics"]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(free_port()),
-        os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg",
-        TINY_CFG,
-        *info["overrides"],
-        *TINY_MODEL,
-        "OUTPUT_DIR",
-        str(tmp_path / "o"),
-        "DATA.PATH_TO_DATA_DIR",
-        str(tmp_path / "missing"),
-    ]
+    cmd = torchrun_command(
+        tiny_run_args(
+            info["overrides"],
+            str(tmp_path / "o"),
+            "DATA.PATH_TO_DATA_DIR",
+            str(tmp_path / "missing"),
+        ),
+        free_port(),
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode != 0
@@ -315,30 +256,21 @@ def test_torchrun_job_preempted_then_resumed(datasets, tmp_path):
     the run with every epoch's data still split disjointly."""
     info = datasets["kinetics"]
     out = tmp_path / "job"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(free_port()),
-        os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg",
-        TINY_CFG,
-        *info["overrides"],
-        *TINY_MODEL,
-        "OUTPUT_DIR",
-        str(out),
-        "TRAIN.BATCH_SIZE",
-        "2",
-        "SOLVER.MAX_EPOCH",
-        "8",
-        "TEST.ENABLE",
-        "False",
-        "LOG_PERIOD",
-        "1",
-    ]
+    cmd = torchrun_command(
+        tiny_run_args(
+            info["overrides"],
+            str(out),
+            "TRAIN.BATCH_SIZE",
+            "2",
+            "SOLVER.MAX_EPOCH",
+            "8",
+            "TEST.ENABLE",
+            "False",
+            "LOG_PERIOD",
+            "1",
+        ),
+        free_port(),
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_DIST_TIMEOUT_S="120")
     with open(tmp_path / "agent.txt", "w") as log:
         agent = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -15,16 +15,10 @@ def test_kinetics_train_val_checkpoint_test(datasets, tmp_path):
         run_net(
             datasets["kinetics"],
             out,
-            "SOLVER.MAX_EPOCH",
-            "2",
-            "TEST.NUM_ENSEMBLE_VIEWS",
-            "10",
-            "TEST.NUM_SPATIAL_CROPS",
-            "3",
-            "TEST.SAVE_RESULTS_PATH",
-            "scores.pyth",
-            "TENSORBOARD.ENABLE",
-            "True",
+            *(
+                "SOLVER.MAX_EPOCH 2 TEST.NUM_ENSEMBLE_VIEWS 10 TEST.NUM_SPATIAL_CROPS 3 "
+                "TEST.SAVE_RESULTS_PATH scores.pyth TENSORBOARD.ENABLE True"
+            ).split(),
         )
         == 0
     )
@@ -54,12 +48,7 @@ def test_ssv2_segment_sampling_run(datasets, tmp_path):
         run_net(
             datasets["ssv2"],
             out,
-            "SOLVER.MAX_EPOCH",
-            "1",
-            "TEST.NUM_ENSEMBLE_VIEWS",
-            "10",
-            "TEST.NUM_SPATIAL_CROPS",
-            "3",
+            *"SOLVER.MAX_EPOCH 1 TEST.NUM_ENSEMBLE_VIEWS 10 TEST.NUM_SPATIAL_CROPS 3".split(),
         )
         == 0
     )
@@ -74,20 +63,11 @@ def test_charades_multilabel_map(datasets, tmp_path):
         run_net(
             datasets["charades"],
             out,
-            "SOLVER.MAX_EPOCH",
-            "1",
-            "MODEL.LOSS_FUNC",
-            "bce_logit",
-            "MODEL.HEAD_ACT",
-            "sigmoid",
-            "DATA.MULTI_LABEL",
-            "True",
-            "TEST.ENSEMBLE_METHOD",
-            "max",
-            "TEST.NUM_ENSEMBLE_VIEWS",
-            "10",
-            "TEST.NUM_SPATIAL_CROPS",
-            "3",
+            *(
+                "SOLVER.MAX_EPOCH 1 MODEL.LOSS_FUNC bce_logit MODEL.HEAD_ACT sigmoid "
+                "DATA.MULTI_LABEL True TEST.ENSEMBLE_METHOD max TEST.NUM_ENSEMBLE_VIEWS 10 "
+                "TEST.NUM_SPATIAL_CROPS 3"
+            ).split(),
         )
         == 0
     )
@@ -124,14 +104,10 @@ def test_corrupt_and_empty_videos_are_skipped_and_named(datasets, tmp_path):
         run_net(
             argv_info,
             out,
-            "SOLVER.MAX_EPOCH",
-            "1",
-            "TRAIN.BATCH_SIZE",
-            "2",
-            "TEST.NUM_ENSEMBLE_VIEWS",
-            "1",
-            "TEST.NUM_SPATIAL_CROPS",
-            "1",
+            *(
+                "SOLVER.MAX_EPOCH 1 TRAIN.BATCH_SIZE 2 TEST.NUM_ENSEMBLE_VIEWS 1 "
+                "TEST.NUM_SPATIAL_CROPS 1"
+            ).split(),
         )
         == 0
     )
@@ -170,16 +146,10 @@ def test_cpu_mixed_precision_and_channels_last_training(monkeypatch, datasets, t
         run_net(
             datasets["kinetics"],
             out,
-            "SOLVER.MAX_EPOCH",
-            "2",
-            "TRAIN.MIXED_PRECISION",
-            "True",
-            "MODEL.CHANNELS_LAST",
-            "True",
-            "TEST.NUM_ENSEMBLE_VIEWS",
-            "2",
-            "TEST.NUM_SPATIAL_CROPS",
-            "1",
+            *(
+                "SOLVER.MAX_EPOCH 2 TRAIN.MIXED_PRECISION True MODEL.CHANNELS_LAST True "
+                "TEST.NUM_ENSEMBLE_VIEWS 2 TEST.NUM_SPATIAL_CROPS 1"
+            ).split(),
         )
         == 0
     )

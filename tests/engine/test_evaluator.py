@@ -75,7 +75,7 @@ def test_multi_view_evaluator_matches_the_test_meter(method):
     order = torch.randperm(clips, generator=g)
     # Shuffled clips, two of them repeated as a sampler's padding; video 4 failed to load.
     index = torch.cat([order, order[:2]])
-    evaluator = MultiViewEvaluator(videos, views, classes, ensemble_method=method)
+    evaluator = MultiViewEvaluator(TestMeter(videos, views, classes, ensemble_method=method))
     for i in range(0, len(index), 4):
         ids = index[i : i + 4]
         meta = {"video_idx": ids // views, "failed": (ids // views) == 4}

@@ -6,7 +6,6 @@ with exactly the state of an uninterrupted run (also inside a multigrid phase an
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from slowfast.engine.launch import build_multigrid_schedule, seed_everything
 from slowfast.engine.trainer import HookBase, Trainer
 from slowfast.utils.logging import setup_logging
 from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
-from tests.engine.conftest import ROOT, TINY_CFG, TINY_MODEL, records
+from tests.engine.conftest import TINY_CFG, TINY_MODEL, records, run_net_command
 
 PLAIN = [
     "SOLVER.MAX_EPOCH",
@@ -175,14 +174,8 @@ def test_sigterm_to_every_process_of_the_job_then_rerun(datasets, tmp_path):
     then finishes the run."""
     info = datasets["kinetics"]
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg",
-        TINY_CFG,
-        *info["overrides"],
-        *TINY_MODEL,
-        "OUTPUT_DIR",
+    cmd = run_net_command(
+        info,
         str(out),
         *PLAIN,
         "TRAIN.BATCH_SIZE",
@@ -191,7 +184,7 @@ def test_sigterm_to_every_process_of_the_job_then_rerun(datasets, tmp_path):
         "2",
         "SOLVER.MAX_EPOCH",
         "6",
-    ]
+    )
     err_file = tmp_path / "stderr.txt"
     with open(err_file, "w") as err:
         proc = subprocess.Popen(

@@ -5,7 +5,6 @@ of an uninterrupted run; a run killed with SIGKILL mid-epoch finishes when resta
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -16,7 +15,7 @@ from slowfast.engine.hooks import default_hooks
 from slowfast.engine.launch import seed_everything
 from slowfast.engine.trainer import HookBase, Trainer
 from slowfast.utils.logging import setup_logging
-from tests.engine.conftest import ROOT, TINY_CFG, TINY_MODEL, records
+from tests.engine.conftest import TINY_CFG, TINY_MODEL, records, run_net_command
 
 
 class _Stop(Exception):
@@ -104,14 +103,8 @@ def test_truncated_newest_checkpoint_is_skipped(datasets, tmp_path):
 def test_sigkill_mid_epoch_then_rerun_finishes(datasets, tmp_path):
     info = datasets["kinetics"]
     out = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        os.path.join(ROOT, "tools", "run_net.py"),
-        "--cfg",
-        TINY_CFG,
-        *info["overrides"],
-        *TINY_MODEL,
-        "OUTPUT_DIR",
+    cmd = run_net_command(
+        info,
         str(out),
         "SOLVER.MAX_EPOCH",
         "3",
@@ -121,7 +114,7 @@ def test_sigkill_mid_epoch_then_rerun_finishes(datasets, tmp_path):
         "False",
         "LOG_PERIOD",
         "1",
-    ]
+    )
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

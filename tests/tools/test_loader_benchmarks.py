@@ -36,6 +36,11 @@ def data(tmp_path_factory) -> str:
     return root
 
 
+def _phase_benchmark(*args: str) -> list[str]:
+    """``tools/benchmark.py data --multigrid`` on the demo's multigrid config, then ``args``."""
+    return [os.path.join(TOOLS, "benchmark.py"), "data", "--multigrid", "--cfg", CFG, *args]
+
+
 def run_tool(args: list[str]) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run(
@@ -57,12 +62,7 @@ def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
         "0",
     ]
     proc = run_tool(
-        [
-            os.path.join(TOOLS, "benchmark.py"),
-            "data",
-            "--multigrid",
-            "--cfg",
-            CFG,
+        _phase_benchmark(
             "--clips",
             "2",
             "--clips-per-decode",
@@ -75,7 +75,7 @@ def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
             "--batch",
             "2",
             *opts,
-        ]
+        )
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
@@ -96,17 +96,7 @@ def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
 
 def test_data_benchmark_reports_a_missing_dataset_as_a_user_error(tmp_path):
     proc = run_tool(
-        [
-            os.path.join(TOOLS, "benchmark.py"),
-            "data",
-            "--multigrid",
-            "--cfg",
-            CFG,
-            "DATA.PATH_TO_DATA_DIR",
-            str(tmp_path),
-            "DATA.PATH_PREFIX",
-            str(tmp_path),
-        ]
+        _phase_benchmark("DATA.PATH_TO_DATA_DIR", str(tmp_path), "DATA.PATH_PREFIX", str(tmp_path))
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
