@@ -110,7 +110,8 @@ class CheckpointHook(HookBase):
 class EvalHook(HookBase):
     """Validates on the "val" split on evaluation epochs (clip-level metrics), logs a
     ``val_epoch`` record, adds ``val_*`` to the epoch's record and keeps the last and the best
-    metrics (``val_last``, ``val_best`` in the trainer's results).
+    metrics (``val_last``, ``val_best`` and every record, ``val_history``, in the trainer's
+    results).
 
     Validation always uses the configured (full) clip shape, also during multigrid phases, so
     the curve compares like with like from the first epoch to the last. Its time is not
@@ -125,6 +126,7 @@ class EvalHook(HookBase):
         self.evaluator = build_clip_evaluator(bool(cfg.DATA.MULTI_LABEL))
         self.last: dict[str, Any] | None = None
         self.best: dict[str, Any] | None = None
+        self.history: list[dict[str, Any]] = []  # every val_epoch record of this process's run
 
     def before_train(self, trainer: Trainer) -> None:
         # Built up front so that a problem with the val split shows before hours of training.
@@ -146,13 +148,14 @@ class EvalHook(HookBase):
         }
         out.update(metrics)
         log_json_stats(out, logger)
+        self.history.append(out)
         stats.update({f"val_{k}": v for k, v in metrics.items()})
         self.last = {"epoch": trainer.epoch + 1, **metrics}
         if metrics and (self.best is None or _better(metrics, self.best)):
             self.best = dict(self.last)
 
     def after_train(self, trainer: Trainer) -> None:
-        trainer.results.update(val_last=self.last, val_best=self.best)
+        trainer.results.update(val_last=self.last, val_best=self.best, val_history=self.history)
 
 
 def _better(metrics: dict[str, Any], best: dict[str, Any]) -> bool:

@@ -208,29 +208,27 @@ def _gflop_per_clip(cfg: CfgNode, shapes: Sequence[str]) -> dict[str, float]:
 
 
 def run_one(name: str, cfg: CfgNode) -> RunResult:
-    """Train then test one configuration in this process; read the results from its log."""
+    """Train then test one configuration in this process; the results are those that
+    ``train`` and ``test`` return."""
     if os.path.isdir(cfg.OUTPUT_DIR):
         shutil.rmtree(cfg.OUTPUT_DIR)  # a fresh run each time: the demo measures training
     decoded_cache.clear()  # each run pays for its own decoding
     setup_logging(cfg.OUTPUT_DIR)
     seed_everything(cfg.RNG_SEED)
     print(f"[demo] training the {name} run -> {cfg.OUTPUT_DIR}", flush=True)
-    train(cfg)
+    trained = train(cfg)
     print(
         f"[demo] testing the {name} run ({cfg.TEST.NUM_ENSEMBLE_VIEWS} x "
         f"{cfg.TEST.NUM_SPATIAL_CROPS} views per video)",
         flush=True,
     )
-    test(cfg)
-    result = read_result(name, cfg)
-    if result is None:
-        raise RuntimeError(f"{cfg.OUTPUT_DIR}/stdout.log lacks a train_done or test_final record")
-    return result
+    final = test(cfg)
+    return _result(name, cfg, trained["train_done"], final, trained.get("val_history") or [])
 
 
 def read_result(name: str, cfg: CfgNode) -> RunResult | None:
-    """The measurements of a finished run, from the log in its OUTPUT_DIR; None when the run
-    has not finished training and testing."""
+    """The measurements of a finished run, from the log in its OUTPUT_DIR (to reuse a run of an
+    earlier invocation); None when the run has not finished training and testing."""
     if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "stdout.log")):
         return None
     recs = _records(cfg.OUTPUT_DIR)
@@ -238,14 +236,20 @@ def read_result(name: str, cfg: CfgNode) -> RunResult | None:
     tests = [r for r in recs if r.get("_type") == "test_final"]
     if not done or not tests:
         return None
-    last, final = done[-1], tests[-1]
-    result = RunResult(name, train_seconds=last["train_time_s"], clips_seen=last["clips_seen"])
+    vals = [r for r in recs if r.get("_type") == "val_epoch"]
+    return _result(name, cfg, done[-1], tests[-1], vals)
+
+
+def _result(
+    name: str, cfg: CfgNode, done: dict[str, Any], final: dict[str, Any], vals: list[dict]
+) -> RunResult:
+    """A run's measurements from its ``train_done`` and ``test_final`` records and its
+    ``val_epoch`` records."""
+    result = RunResult(name, train_seconds=done["train_time_s"], clips_seen=done["clips_seen"])
     result.top1 = 100.0 - final["top1_err"]
     result.top5 = 100.0 - final["top5_err"]
-    result.curve = [
-        (r["train_time_s"], 100.0 - r["top1_err"]) for r in recs if r.get("_type") == "val_epoch"
-    ]
-    by_shape = last.get("clips_by_shape", {})
+    result.curve = [(r["train_time_s"], 100.0 - r["top1_err"]) for r in vals]
+    by_shape = done.get("clips_by_shape", {})
     per_clip = _gflop_per_clip(cfg, list(by_shape))
     result.gflop = sum(per_clip[s] * n for s, n in by_shape.items())
     return result
