@@ -202,11 +202,12 @@ class Trainer(TrainerBase):
         partial, self._partial_epoch = self._partial_epoch, None
         start, world = self.epoch_start_iter, du.get_world_size()
         start_at(self.train_loader, start)
-        if len(partial["skipped"]) != world:
+        writers = partial.get("skipped")  # per process; kept by the MetricsWriter, if any
+        if writers is not None and len(writers) != world:
             logger.warning(
                 "the mid-epoch checkpoint was written by %d process(es), this run has %d: "
                 "the rest of epoch %d is split for %d, so it is not the exact continuation",
-                len(partial["skipped"]),
+                len(writers),
                 world,
                 self.epoch + 1,
                 world,

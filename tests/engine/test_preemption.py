@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
-from slowfast.engine.hooks import default_hooks
+from slowfast.engine.hooks import CheckpointHook, default_hooks
 from slowfast.engine.launch import build_multigrid_schedule, seed_everything
 from slowfast.engine.trainer import HookBase, Trainer
 from slowfast.utils.logging import setup_logging
@@ -207,3 +207,18 @@ def test_sigterm_to_every_process_of_the_job_then_rerun(datasets, tmp_path):
     assert sorted(os.listdir(out / "checkpoints")) == [
         f"checkpoint_epoch_0000{e}.pyth" for e in range(1, 7)
     ]
+
+
+def test_a_trainer_without_the_default_hooks_resumes_mid_epoch(datasets, tmp_path):
+    """The mid-epoch file of a run whose hook list has no MetricsWriter (no per-process
+    counters in it) still continues the interrupted epoch."""
+    cfg = _cfg(datasets["kinetics"], tmp_path / "bare", *PLAIN, "SOLVER.MAX_EPOCH", "2")
+    setup_logging(cfg.OUTPUT_DIR)
+    seed_everything(cfg.RNG_SEED)
+    with pytest.raises(Preempted):
+        Trainer(cfg, hooks=[CheckpointHook(), SignalAt(3)]).train()
+    resumed = Trainer(cfg, hooks=[CheckpointHook()])
+    resumed.train()
+    # Stopped after the step of iteration 3 (4 done); the rest of epoch 1, then epoch 2.
+    assert (resumed.start_epoch, resumed.start_iter) == (0, 4)
+    assert resumed.iter == 2 * len(resumed.train_loader)
