@@ -12,17 +12,13 @@ first, then PySlowFast's rule (the name capitalised: "kinetics" -> "Kinetics", "
 from __future__ import annotations
 
 from fvcore.common.config import CfgNode
-from fvcore.common.registry import Registry
 from torch.utils.data import Dataset
 
 from slowfast.config.errors import ConfigError
+from slowfast.utils.registry import Registry
 
 DATASET_REGISTRY = Registry("DATASET")
 DATASET_REGISTRY.__doc__ = __doc__
-
-
-def _registered_names() -> list[str]:
-    return sorted(name for name, _ in DATASET_REGISTRY)
 
 
 def build_dataset(name: str, cfg: CfgNode, split: str) -> Dataset:
@@ -34,5 +30,5 @@ def build_dataset(name: str, cfg: CfgNode, split: str) -> Dataset:
             return from_cfg(cfg, split) if from_cfg is not None else cls(cfg, split)
     raise ConfigError(
         f"unknown dataset {name!r} (TRAIN.DATASET / TEST.DATASET); "
-        f"registered datasets: {', '.join(_registered_names())}"
+        f"registered datasets: {', '.join(DATASET_REGISTRY.names())}"
     )

@@ -20,7 +20,6 @@ from slowfast.models.norm import NORM_REGISTRY
 from slowfast.models.resnet_helper import TRANS_FUNC_REGISTRY
 from slowfast.utils.lr_policy import LR_POLICY_REGISTRY
 from slowfast.utils.optimizer import OPTIMIZER_REGISTRY
-from slowfast.utils.registry import registered_names
 
 __all__ = ["allowed_choices", "check_cfg"]
 
@@ -29,21 +28,21 @@ def allowed_choices() -> dict[str, Choices]:
     """``config key -> Choices`` read from the registries now (after importing the user's
     modules listed in ``SLOWFAST_EXTRA_MODULES``, which may register models and others)."""
     import_extra_modules()
-    datasets = Choices(tuple(registered_names(DATASET_REGISTRY)), fold=str.capitalize)
+    datasets = Choices(tuple(DATASET_REGISTRY.names()), fold=str.capitalize)
     return {
         "TRAIN.DATASET": datasets,
         "TEST.DATASET": datasets,
         "MODEL.MODEL_NAME": Choices(
-            tuple(registered_names(MODEL_REGISTRY)),
+            tuple(MODEL_REGISTRY.names()),
             hint=f"(a model in your own file must be imported first: list it in "
             f"${EXTRA_MODULES_ENV})",
         ),
-        "MODEL.LOSS_FUNC": Choices(tuple(registered_names(LOSS_REGISTRY))),
-        "SOLVER.LR_POLICY": Choices(tuple(registered_names(LR_POLICY_REGISTRY))),
-        "SOLVER.OPTIMIZING_METHOD": Choices(tuple(registered_names(OPTIMIZER_REGISTRY))),
-        "DATA.DECODING_BACKEND": Choices(tuple(registered_names(DECODER_REGISTRY))),
-        "BN.NORM_TYPE": Choices(tuple(registered_names(NORM_REGISTRY))),
-        "RESNET.TRANS_FUNC": Choices(tuple(registered_names(TRANS_FUNC_REGISTRY))),
+        "MODEL.LOSS_FUNC": Choices(tuple(LOSS_REGISTRY.names())),
+        "SOLVER.LR_POLICY": Choices(tuple(LR_POLICY_REGISTRY.names())),
+        "SOLVER.OPTIMIZING_METHOD": Choices(tuple(OPTIMIZER_REGISTRY.names())),
+        "DATA.DECODING_BACKEND": Choices(tuple(DECODER_REGISTRY.names())),
+        "BN.NORM_TYPE": Choices(tuple(NORM_REGISTRY.names())),
+        "RESNET.TRANS_FUNC": Choices(tuple(TRANS_FUNC_REGISTRY.names())),
     }
 
 

@@ -17,10 +17,10 @@ import sys
 
 import torch
 from fvcore.common.config import CfgNode
-from fvcore.common.registry import Registry
 
 from slowfast.config.errors import ConfigError
 from slowfast.utils.precision import model_memory_format
+from slowfast.utils.registry import Registry
 
 MODEL_REGISTRY = Registry("MODEL")
 MODEL_REGISTRY.__doc__ = __doc__
@@ -72,7 +72,7 @@ def build_model(cfg: CfgNode) -> torch.nn.Module:
     import_extra_modules()
     name = cfg.MODEL.MODEL_NAME
     if name not in MODEL_REGISTRY:
-        known = ", ".join(sorted(name for name, _ in MODEL_REGISTRY))
+        known = ", ".join(MODEL_REGISTRY.names())
         raise ConfigError(
             f"MODEL.MODEL_NAME: no model registered as {name!r} (registered: {known}). A model "
             f"in your own file must be imported first: list it in ${EXTRA_MODULES_ENV}."

@@ -22,10 +22,10 @@ from functools import partial
 import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
-from fvcore.common.registry import Registry
 
 from slowfast.config.errors import ConfigError
 from slowfast.models.sync_bn import SyncBatchNorm3d
+from slowfast.utils.registry import Registry
 
 NormFactory = Callable[[int], nn.Module]
 
@@ -151,7 +151,7 @@ def sync_batchnorm(
 
 def _norm_entry(norm_type: str) -> Callable[..., nn.Module]:
     if norm_type not in NORM_REGISTRY:
-        names = ", ".join(name for name, _ in NORM_REGISTRY)
+        names = ", ".join(NORM_REGISTRY.names())
         raise ConfigError(f"BN.NORM_TYPE: must be one of {names}, got {norm_type!r}")
     return NORM_REGISTRY.get(norm_type)
 

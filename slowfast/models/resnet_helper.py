@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from fvcore.common.registry import Registry
 
 from slowfast.models.layers import conv_norm
 from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.models.norm import NormFactory
 from slowfast.models.weight_init import mark_final_norm
+from slowfast.utils.registry import Registry
 
 # Blocks per stage (res2..res5) for each ResNet depth.
 STAGE_DEPTH: dict[int, tuple[int, int, int, int]] = {

@@ -1,10 +1,12 @@
-"""fvcore's ``Registry`` with registration under a chosen name, for extension points whose
-config values are not Python identifiers or class names ("pyav", "cross_entropy")."""
+"""The registry every extension point of the package uses: fvcore's ``Registry`` (so
+``@REGISTRY.register()`` works as in PySlowFast) plus registration under a chosen name, for config
+values that are not Python identifiers or class names ("pyav", "cross_entropy"), and the sorted
+``names()`` that error messages and the validation pass list."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fvcore.common.registry import Registry as _FvcoreRegistry
 
@@ -26,8 +28,3 @@ class Registry(_FvcoreRegistry):
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(name for name, _ in self)
-
-
-def registered_names(registry: Any) -> list[str]:
-    """The sorted names of any fvcore registry (this subclass or the plain one)."""
-    return sorted(name for name, _ in registry)
