@@ -175,7 +175,9 @@ def _bn(phase: Phase) -> str:
 
 
 def _lr(schedule: Schedule, phase: Phase) -> str:
-    first, last = schedule.lr_at(phase.start), schedule.lr_at(phase.end - 1)
+    # The LR of the phase's last instant (phases can be shorter than an epoch).
+    last_instant = max(phase.start, phase.end - 1e-6)
+    first, last = schedule.lr_at(phase.start), schedule.lr_at(last_instant)
     return f"{first:.3g}" if first == last else f"{first:.3g} -> {last:.3g}"
 
 

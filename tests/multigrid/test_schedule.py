@@ -395,3 +395,19 @@ def test_config_rewritten_by_pyslowfast_is_refused():
     cfg.MULTIGRID.DEFAULT_B = 64  # what PySlowFast's init_multigrid leaves, without our keys
     with pytest.raises(ConfigError, match="DEFAULT_MAX_EPOCH"):
         build_schedule(cfg)
+
+
+def test_the_report_gives_each_phase_its_own_first_and_last_lr():
+    # The demo's fine-tuning phase is a quarter of an epoch long and spans two LR steps; its
+    # row must not show the LR of the phase before it.
+    cfg = build_cfg([os.path.join(ROOT, "configs/Synthetic/SLOWFAST_demo_multigrid.yaml")], [])
+    schedule = build_schedule(init_cfg(cfg))
+    rows = [ln for ln in str(schedule).splitlines() if re.match(r"^\s*\d+\s+[\d.]+-[\d.]+\s", ln)]
+    assert len(rows) == len(schedule.phases)
+    assert "fine-tune" in rows[-1] and "0.0025 -> 0.00025" in rows[-1]
+    for row, phase in zip(rows, schedule.phases):
+        lrs = re.search(r"\s(\d[\d.e-]*)(?: -> (\d[\d.e-]*))?\s+BN", row).groups()
+        first = float(lrs[0])
+        last = float(lrs[1]) if lrs[1] else first
+        assert first == pytest.approx(schedule.lr_at(phase.start), rel=1e-2)
+        assert last <= first  # the LR never rises inside a phase of this stepwise schedule
