@@ -92,6 +92,18 @@ def test_data_benchmark_multigrid_reports_every_shape_and_the_speedups(data):
     ]
     assert all(float(v) > 0 for _, v in speedups)
     assert f"compute saving): {schedule.compute_saving:.2f}x" in out
+    # The schedule's ceilings: the pixel one is the compute saving (compute ~ frames x crop^2).
+    ceilings = re.search(
+        r"ceilings set by the schedule: ([\d.]+)x for a cost per clip, ([\d.]+)x per frame .*"
+        r" ([\d.]+)x per pixel .* -> ([\d.]+)x by this model",
+        out,
+    )
+    assert ceilings, out[-2000:]
+    clips, frames, pixels, mixed = (float(v) for v in ceilings.groups())
+    assert pixels == pytest.approx(schedule.compute_saving, abs=0.01)
+    assert clips < 1 < frames < pixels
+    assert clips <= mixed <= pixels
+    assert "a 3x loader-bound speed-up (one decode per clip) needs per-frame decoding" in out
 
 
 def test_data_benchmark_reports_a_missing_dataset_as_a_user_error(tmp_path):
