@@ -36,6 +36,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2, help="processes")
+    parser.add_argument(
+        "--period-scale", type=float, default=1.0, help="stretch every motion's period (slower)"
+    )
     args = parser.parse_args(argv)
 
     splits = {"train": args.train, "val": args.val}
@@ -43,7 +46,10 @@ def main(argv: list[str]) -> int:
         splits["test"] = args.test
     start = time.time()
     try:
-        options = {k: getattr(args, k) for k in ("seed", "size", "fps", "seconds", "workers")}
+        options = {
+            k: getattr(args, k)
+            for k in ("seed", "size", "fps", "seconds", "workers", "period_scale")
+        }
         info = make_dataset(
             args.format, os.path.abspath(args.out), args.num_classes, splits, **options
         )

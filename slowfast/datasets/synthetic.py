@@ -24,6 +24,7 @@ same frames, whatever the number of worker processes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -114,6 +115,7 @@ class _Job:
     height: int
     fps: float
     num_frames: int
+    period_scale: float = 1.0
 
 
 def _run_job(job: _Job) -> tuple[str, list[tuple[int, ...]]]:
@@ -126,9 +128,12 @@ def _run_job(job: _Job) -> tuple[str, list[tuple[int, ...]]]:
         if job.fmt == "charades":  # each action during at least half of the video
             length = int(rng.integers((n + 1) // 2, n + 1))
             first = int(rng.integers(0, n - length + 1))
-            actors.append(make_actor(label, first, first + length - 1, job.width, job.height, rng))
+            last = first + length - 1
+            actors.append(
+                make_actor(label, first, last, job.width, job.height, rng, job.period_scale)
+            )
         else:
-            actors.append(make_actor(label, 0, n - 1, job.width, job.height, rng))
+            actors.append(make_actor(label, 0, n - 1, job.width, job.height, rng, job.period_scale))
     frames = render_video(actors, job.width, job.height, job.fps, n, rng)
     frame_labels = [
         tuple(sorted(a.label for a in actors if a.first <= i <= a.last)) for i in range(n)
@@ -167,13 +172,15 @@ def make_dataset(
     fps: float = 15.0,
     seconds: float = 2.0,
     workers: int = 2,
+    period_scale: float = 1.0,
 ) -> dict:
     """Write a synthetic dataset in format ``fmt`` under ``out``; returns a description.
 
     ``splits`` maps "train"/"val"/"test" to a number of videos (SSv2 and Charades have no test
     files: their test split reads val). ``size`` is (width, height), both even. The returned dict
     has ``root``, ``format``, ``num_classes``, ``class_names``, the written ``files`` and the
-    config ``overrides`` (KEY VALUE list) that point a config at the dataset.
+    config ``overrides`` (KEY VALUE list) that point a config at the dataset. ``period_scale``
+    stretches every motion's period (2.0: half the speed).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -182,6 +189,8 @@ def make_dataset(
     width, height = size
     if width % 2 or height % 2 or width < 16 or height < 16:
         raise ValueError(f"size must be even and at least 16x16, got {width}x{height}")
+    if not period_scale > 0:
+        raise ValueError(f"period_scale must be > 0, got {period_scale}")
     unknown = set(splits) - {"train", "val", "test"}
     if unknown:
         raise ValueError(f"unknown split(s) {sorted(unknown)}; use train, val, test")
@@ -196,7 +205,8 @@ def make_dataset(
     for split, count in splits.items():
         labels_of[split] = _split_labels(fmt, split, count, num_classes, seed)
         for number, labels in enumerate(labels_of[split]):
-            jobs.append(_Job(fmt, out, split, number, labels, seed, width, height, fps, num_frames))
+            job = _Job(fmt, out, split, number, labels, seed, width, height, fps, num_frames)
+            jobs.append(dataclasses.replace(job, period_scale=period_scale))
     if workers > 1 and len(jobs) > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (8 * workers)))

@@ -97,7 +97,11 @@ def _draw(frame: np.ndarray, actor: Actor, t: float) -> None:
         cv2.fillPoly(frame, [poly], color, cv2.LINE_AA)
 
 
-def make_actor(label: int, first: int, last: int, width: int, height: int, rng) -> Actor:
+def make_actor(
+    label: int, first: int, last: int, width: int, height: int, rng, period_scale: float = 1.0
+) -> Actor:
+    """A random object for ``label``; its motion repeats every 0.85-1.15 s times
+    ``period_scale`` (a larger scale: slower motion, smaller steps between frames)."""
     short = min(width, height)
     return Actor(
         label=label,
@@ -107,7 +111,7 @@ def make_actor(label: int, first: int, last: int, width: int, height: int, rng) 
         colours=_PALETTE[rng.choice(len(_PALETTE), size=3, replace=False)],
         size=float(rng.uniform(0.2, 0.3) * short),
         center=(float(rng.uniform(0.3, 0.7) * width), float(rng.uniform(0.3, 0.7) * height)),
-        period=float(rng.uniform(0.85, 1.15)),
+        period=float(rng.uniform(0.85, 1.15)) * period_scale,
         phase=float(rng.uniform()),
     )
 

@@ -112,6 +112,7 @@ def test_files_of_each_format(tmp_path):
         ({"size": (33, 24)}, "size must be even"),
         ({"fmt": "ssv2", "splits": {"test": 2}}, "no test files"),
         ({"splits": {"training": 2}}, "unknown split"),
+        ({"period_scale": 0.0}, "period_scale must be > 0"),
     ],
 )
 def test_invalid_arguments(tmp_path, kwargs, message):
@@ -119,3 +120,49 @@ def test_invalid_arguments(tmp_path, kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         make_dataset(**args)
+
+
+def test_period_scale_slows_every_motion_and_nothing_else():
+    from slowfast.datasets.synthetic_video import make_actor
+
+    def actor(scale):
+        return make_actor(3, 0, 9, 64, 48, np.random.default_rng(5), period_scale=scale)
+
+    normal, slow = actor(1.0), actor(3.0)
+    assert slow.period == pytest.approx(3 * normal.period)
+    assert (slow.shape, slow.size, slow.center, slow.phase) == (
+        normal.shape,
+        normal.size,
+        normal.center,
+        normal.phase,
+    )
+    assert np.array_equal(slow.colours, normal.colours)
+
+
+def test_period_scale_reaches_the_rendered_frames(tmp_path):
+    def frames(scale, name):
+        root = str(tmp_path / name)
+        make_dataset(
+            "ssv2",
+            root,
+            2,
+            {"train": 1, "val": 1},
+            seed=3,
+            size=(32, 24),
+            fps=10,
+            seconds=1.0,
+            workers=1,
+            period_scale=scale,
+        )
+        return pixels(root)
+
+    base, again, slow = frames(1.0, "a"), frames(1.0, "b"), frames(4.0, "c")
+    assert all(np.array_equal(x, y) for x, y in zip(base, again))  # the default is unchanged
+    assert len(slow) == len(base)
+    assert not all(np.array_equal(x, y) for x, y in zip(base, slow))
+
+    # Slower motion: consecutive frames of a video differ less.
+    def motion(seq):
+        return np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(seq, seq[1:])])
+
+    assert motion(slow[:10]) < motion(base[:10])
