@@ -2,7 +2,8 @@
 """``make demo``: baseline vs multigrid on a synthetic Kinetics-format dataset, side by side.
 
 Options: --out DIR (output/demo), --data DIR (data/synthetic_kinetics), --size default|long|tiny
-(long: twice the epoch budget for both runs),
+(long: twice the epoch budget for both runs), --pair-shapes (classes whose pair one frame tells,
+as in Kinetics; data in data/synthetic_kinetics_pairs unless --data says otherwise),
 then KEY VALUE config overrides applied to both runs.
 """
 
@@ -15,13 +16,19 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="output/demo", help="where runs, summary and figures go")
-    parser.add_argument(
-        "--data", default="data/synthetic_kinetics", help="dataset folder (made if absent)"
-    )
+    parser.add_argument("--data", help="dataset folder (made if absent)")
     parser.add_argument("--size", default="default", choices=sorted(SIZES))
+    parser.add_argument(
+        "--pair-shapes",
+        action="store_true",
+        help="each class pair drawn with its own shape (one frame tells the pair)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for both runs")
     args = parser.parse_args(argv)
-    run_demo(args.out, args.data, args.size, args.opts)
+    data = args.data or (
+        "data/synthetic_kinetics_pairs" if args.pair_shapes else "data/synthetic_kinetics"
+    )
+    run_demo(args.out, data, args.size, args.opts, pair_shapes=args.pair_shapes)
     return 0
 
 

@@ -39,6 +39,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--period-scale", type=float, default=1.0, help="stretch every motion's period (slower)"
     )
+    parser.add_argument(
+        "--pair-shapes",
+        action="store_true",
+        help="draw each class pair with its own shape (one frame tells the pair)",
+    )
     args = parser.parse_args(argv)
 
     splits = {"train": args.train, "val": args.val}

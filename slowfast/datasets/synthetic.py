@@ -116,6 +116,7 @@ class _Job:
     fps: float
     num_frames: int
     period_scale: float = 1.0
+    pair_shapes: bool = False
 
 
 def _run_job(job: _Job) -> tuple[str, list[tuple[int, ...]]]:
@@ -130,10 +131,23 @@ def _run_job(job: _Job) -> tuple[str, list[tuple[int, ...]]]:
             first = int(rng.integers(0, n - length + 1))
             last = first + length - 1
             actors.append(
-                make_actor(label, first, last, job.width, job.height, rng, job.period_scale)
+                make_actor(
+                    label,
+                    first,
+                    last,
+                    job.width,
+                    job.height,
+                    rng,
+                    job.period_scale,
+                    job.pair_shapes,
+                )
             )
         else:
-            actors.append(make_actor(label, 0, n - 1, job.width, job.height, rng, job.period_scale))
+            actors.append(
+                make_actor(
+                    label, 0, n - 1, job.width, job.height, rng, job.period_scale, job.pair_shapes
+                )
+            )
     frames = render_video(actors, job.width, job.height, job.fps, n, rng)
     frame_labels = [
         tuple(sorted(a.label for a in actors if a.first <= i <= a.last)) for i in range(n)
@@ -173,6 +187,7 @@ def make_dataset(
     seconds: float = 2.0,
     workers: int = 2,
     period_scale: float = 1.0,
+    pair_shapes: bool = False,
 ) -> dict:
     """Write a synthetic dataset in format ``fmt`` under ``out``; returns a description.
 
@@ -180,7 +195,8 @@ def make_dataset(
     files: their test split reads val). ``size`` is (width, height), both even. The returned dict
     has ``root``, ``format``, ``num_classes``, ``class_names``, the written ``files`` and the
     config ``overrides`` (KEY VALUE list) that point a config at the dataset. ``period_scale``
-    stretches every motion's period (2.0: half the speed).
+    stretches every motion's period (2.0: half the speed); ``pair_shapes`` draws each class pair
+    with its own shape, so that one frame tells the pair and the motion tells the class within it.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -206,7 +222,9 @@ def make_dataset(
         labels_of[split] = _split_labels(fmt, split, count, num_classes, seed)
         for number, labels in enumerate(labels_of[split]):
             job = _Job(fmt, out, split, number, labels, seed, width, height, fps, num_frames)
-            jobs.append(dataclasses.replace(job, period_scale=period_scale))
+            jobs.append(
+                dataclasses.replace(job, period_scale=period_scale, pair_shapes=pair_shapes)
+            )
     if workers > 1 and len(jobs) > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (8 * workers)))

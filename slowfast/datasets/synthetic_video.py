@@ -97,17 +97,31 @@ def _draw(frame: np.ndarray, actor: Actor, t: float) -> None:
         cv2.fillPoly(frame, [poly], color, cv2.LINE_AA)
 
 
+# With ``pair_shapes``: the shape of each class pair (the turning pair is always drawn as a bar).
+PAIR_SHAPES = ("square", "disc", "square", "diamond", "square", "disc")
+
+
 def make_actor(
-    label: int, first: int, last: int, width: int, height: int, rng, period_scale: float = 1.0
+    label: int,
+    first: int,
+    last: int,
+    width: int,
+    height: int,
+    rng,
+    period_scale: float = 1.0,
+    pair_shapes: bool = False,
 ) -> Actor:
     """A random object for ``label``; its motion repeats every 0.85-1.15 s times
-    ``period_scale`` (a larger scale: slower motion, smaller steps between frames)."""
+    ``period_scale`` (a larger scale: slower motion, smaller steps between frames). With
+    ``pair_shapes`` the shape tells the class pair (an appearance cue, as a scene or an object
+    often tells a Kinetics class); the direction within the pair still needs the motion."""
     short = min(width, height)
+    shape = _SHAPES[int(rng.integers(len(_SHAPES)))]  # drawn either way: the same random stream
     return Actor(
         label=label,
         first=first,
         last=last,
-        shape=_SHAPES[int(rng.integers(len(_SHAPES)))],
+        shape=PAIR_SHAPES[label // 2] if pair_shapes else shape,
         colours=_PALETTE[rng.choice(len(_PALETTE), size=3, replace=False)],
         size=float(rng.uniform(0.2, 0.3) * short),
         center=(float(rng.uniform(0.3, 0.7) * width), float(rng.uniform(0.3, 0.7) * height)),

@@ -166,3 +166,20 @@ def test_period_scale_reaches_the_rendered_frames(tmp_path):
         return np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(seq, seq[1:])])
 
     assert motion(slow[:10]) < motion(base[:10])
+
+
+def test_pair_shapes_give_each_class_pair_its_shape_and_keep_the_rest():
+    from slowfast.datasets.synthetic_video import PAIR_SHAPES, make_actor
+
+    for label in range(8):
+        plain = make_actor(label, 0, 9, 64, 48, np.random.default_rng(label))
+        cued = make_actor(label, 0, 9, 64, 48, np.random.default_rng(label), pair_shapes=True)
+        assert cued.shape == PAIR_SHAPES[label // 2]
+        assert (cued.size, cued.center, cued.period, cued.phase) == (
+            plain.size,
+            plain.center,
+            plain.period,
+            plain.phase,
+        )
+    # Both classes of a pair share the shape; the pairs' shapes differ (the bar pair aside).
+    assert PAIR_SHAPES[0] != PAIR_SHAPES[1] != PAIR_SHAPES[3] != PAIR_SHAPES[0]

@@ -117,3 +117,25 @@ def test_scale_study_writes_its_section_and_figure_between_tables_and_notes(tmp_
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The tables' own rewrite keeps the scale section.
     assert reproduce.kept_scale_study(str(md)).strip().startswith(reproduce.SCALE_MARKER)
+
+
+def test_demo_data_remembers_its_generator_settings(tmp_path, capsys):
+    import pytest
+
+    from sftools.demo import DATA_SETTINGS, DemoSize, ensure_dataset
+
+    size = DemoSize(4, 2, 2, 4, (32, 24), 1.0)
+    data = str(tmp_path / "pairs")
+    ensure_dataset(data, size, pair_shapes=True)
+    with open(os.path.join(data, DATA_SETTINGS)) as f:
+        assert json.load(f) == {"seed": 0, "pair_shapes": True}
+    assert "a shape per class pair" in capsys.readouterr().out
+    ensure_dataset(data, size, pair_shapes=True)  # the same settings: reused
+    assert "using the synthetic dataset" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"made with \{'seed': 0, 'pair_shapes': True\}"):
+        ensure_dataset(data, size)
+    # A folder from before the marker counts as the default settings.
+    os.remove(os.path.join(data, DATA_SETTINGS))
+    ensure_dataset(data, size)
+    with pytest.raises(SystemExit, match="pass another --data folder"):
+        ensure_dataset(data, size, pair_shapes=True)

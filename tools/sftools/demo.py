@@ -142,14 +142,34 @@ class RunResult:
         }
 
 
-def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0) -> None:
-    """Generate the synthetic Kinetics-format dataset unless ``data_dir`` already holds it."""
+DATA_SETTINGS = "demo_data.json"  # the generator settings of a demo dataset, beside its files
+
+
+def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0, pair_shapes: bool = False) -> None:
+    """Generate the synthetic Kinetics-format dataset unless ``data_dir`` already holds it.
+
+    ``pair_shapes`` draws each class pair with its own shape (one frame tells the pair, as in
+    Kinetics; the default classes differ only in motion, as in SSv2). A folder made with other
+    settings is refused rather than reused.
+    """
+    settings = {"seed": seed, "pair_shapes": pair_shapes}
+    marker = os.path.join(data_dir, DATA_SETTINGS)
     if all(os.path.isfile(os.path.join(data_dir, f"{s}.csv")) for s in ("train", "val", "test")):
+        found = {"seed": 0, "pair_shapes": False}  # folders written before the marker existed
+        if os.path.isfile(marker):
+            with open(marker) as f:
+                found.update(json.load(f))
+        if found != settings:
+            raise SystemExit(
+                f"error: {data_dir} holds a demo dataset made with {found}, not {settings}; "
+                "pass another --data folder"
+            )
         print(f"[demo] using the synthetic dataset in {data_dir}", flush=True)
         return
     print(
         f"[demo] writing a synthetic Kinetics-format dataset to {data_dir} "
-        f"({size.train} train / {size.val} val / {size.test} test videos) ...",
+        f"({size.train} train / {size.val} val / {size.test} test videos"
+        f"{', a shape per class pair' if pair_shapes else ''}) ...",
         flush=True,
     )
     t0 = time.perf_counter()
@@ -162,7 +182,10 @@ def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0) -> None:
         size=size.video_size,
         fps=15.0,
         seconds=size.seconds,
+        pair_shapes=pair_shapes,
     )
+    with open(marker, "w") as f:
+        json.dump(settings, f)
     print(f"[demo] dataset written in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -303,13 +326,14 @@ def run_demo(
     data_dir: str = "data/synthetic_kinetics",
     size_name: str = "default",
     extra_opts: Sequence[str] = (),
+    pair_shapes: bool = False,
 ) -> dict[str, Any]:
     """Run the whole demo; returns the summary that is also written to summary.json."""
     size = SIZES[size_name]
     out_dir, data_dir = os.path.abspath(out_dir), os.path.abspath(data_dir)
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
-    ensure_dataset(data_dir, size)
+    ensure_dataset(data_dir, size, pair_shapes=pair_shapes)
     results = {}
     for name, run_cfg in RUNS:
         cfg = demo_cfg(run_cfg, data_dir, os.path.join(out_dir, name), size, extra_opts)
@@ -319,6 +343,7 @@ def run_demo(
     summary = {name: r.to_dict() for name, r in results.items()}
     summary["speedup"] = round(speedup, 2)
     summary["compute_ratio"] = round(mg.gflop / max(base.gflop, 1e-9), 3)
+    summary["pair_shapes"] = pair_shapes
     summary["total_seconds"] = round(time.perf_counter() - t0, 1)
     summary_path = os.path.join(out_dir, "summary.json")
     with open(summary_path, "w") as f:
