@@ -51,10 +51,8 @@ def main(argv: list[str]) -> int:
         splits["test"] = args.test
     start = time.time()
     try:
-        options = {
-            k: getattr(args, k)
-            for k in ("seed", "size", "fps", "seconds", "workers", "period_scale")
-        }
+        keys = ("seed", "size", "fps", "seconds", "workers", "period_scale", "pair_shapes")
+        options = {k: getattr(args, k) for k in keys}
         info = make_dataset(
             args.format, os.path.abspath(args.out), args.num_classes, splits, **options
         )
