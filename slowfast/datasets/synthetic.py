@@ -24,7 +24,6 @@ same frames, whatever the number of worker processes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import multiprocessing
 import os
@@ -115,8 +114,8 @@ class _Job:
     height: int
     fps: float
     num_frames: int
-    period_scale: float = 1.0
-    pair_shapes: bool = False
+    period_scale: float
+    pair_shapes: bool
 
 
 def _run_job(job: _Job) -> tuple[str, list[tuple[int, ...]]]:
@@ -221,9 +220,21 @@ def make_dataset(
     for split, count in splits.items():
         labels_of[split] = _split_labels(fmt, split, count, num_classes, seed)
         for number, labels in enumerate(labels_of[split]):
-            job = _Job(fmt, out, split, number, labels, seed, width, height, fps, num_frames)
             jobs.append(
-                dataclasses.replace(job, period_scale=period_scale, pair_shapes=pair_shapes)
+                _Job(
+                    fmt,
+                    out,
+                    split,
+                    number,
+                    labels,
+                    seed,
+                    width,
+                    height,
+                    fps,
+                    num_frames,
+                    period_scale,
+                    pair_shapes,
+                )
             )
     if workers > 1 and len(jobs) > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
