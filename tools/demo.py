@@ -3,8 +3,10 @@
 
 Options: --out DIR (output/demo), --data DIR (data/synthetic_kinetics), --size default|long|tiny
 (long: twice the epoch budget for both runs), --pair-shapes (classes whose pair one frame tells,
-as in Kinetics; data in data/synthetic_kinetics_pairs unless --data says otherwise),
-then KEY VALUE config overrides applied to both runs.
+as in Kinetics; data in data/synthetic_kinetics_pairs unless --data says otherwise), --train N
+(N training videos instead of the size's, with the same validation and test videos; data in
+data/synthetic_kinetics[_pairs]_trainN unless --data says otherwise), then KEY VALUE config
+overrides applied to both runs.
 """
 
 import argparse
@@ -23,12 +25,24 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="each class pair drawn with its own shape (one frame tells the pair)",
     )
+    parser.add_argument(
+        "--train",
+        type=int,
+        metavar="N",
+        help="training videos (default: the size's; the same validation and test videos)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for both runs")
     args = parser.parse_args(argv)
+    if args.train is not None and args.train < 1:
+        parser.error(f"--train takes a positive number of videos, got {args.train}")
     data = args.data or (
-        "data/synthetic_kinetics_pairs" if args.pair_shapes else "data/synthetic_kinetics"
+        "data/synthetic_kinetics"
+        + ("_pairs" if args.pair_shapes else "")
+        + ("" if args.train is None else f"_train{args.train}")
     )
-    run_demo(args.out, data, args.size, args.opts, pair_shapes=args.pair_shapes)
+    run_demo(
+        args.out, data, args.size, args.opts, pair_shapes=args.pair_shapes, train_videos=args.train
+    )
     return 0
 
 

@@ -5,8 +5,9 @@ Options: --out FILE.md, --runs-dir DIR, --data DIR, --size default|tiny, --only 
 (run keys: base mg base18 mg18 single base_cos mg_cos long short), --reuse (read runs that
 already finished under --runs-dir from their logs instead of training them again), --scale
 [N ...] (the scale study instead of the tables: baseline and multigrid with whole-epoch and with
-iteration phases at each training-set size N, default 150 300 600 1200), then KEY VALUE
-overrides.
+iteration phases at each training-set size N, default 150 300 600 1200 2400; the sizes measured
+so far are kept in scale_study.json beside --out, so a call with one N adds or replaces that
+row), then KEY VALUE overrides.
 """
 
 import argparse
@@ -16,7 +17,8 @@ import sys
 
 def main(argv: list[str]) -> int:
     from sftools.demo import SIZES
-    from sftools.reproduce import RUN_LIST, SCALE_SIZES, run_reproduction, run_scale_study
+    from sftools.reproduce import RUN_LIST, run_reproduction
+    from sftools.scale_study import SCALE_SIZES, run_scale_study
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="projects/multigrid/RESULTS.md")

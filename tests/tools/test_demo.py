@@ -85,7 +85,7 @@ def test_scale_study_writes_its_section_and_figure_between_tables_and_notes(tmp_
     """The section's rows, gaps and speedups come from the runs; a rerun replaces the section and
     keeps the tables above it and the notes below it. (Training is covered above: here each run
     returns fixed measurements.)"""
-    from sftools import reproduce
+    from sftools import reproduce, scale_study
     from sftools.demo import RunResult
 
     def fake_run(name, cfg):
@@ -94,29 +94,85 @@ def test_scale_study_writes_its_section_and_figure_between_tables_and_notes(tmp_
         top1 = 90.0 if n else 80.0 + videos / 100
         return RunResult(name, train_seconds=300.0 if n else 100.0, top1=top1, top5=100.0)
 
-    monkeypatch.setattr(reproduce, "run_one", fake_run)
-    monkeypatch.setattr(reproduce, "ensure_dataset", lambda *a, **k: None)
+    monkeypatch.setattr(scale_study, "run_one", fake_run)
+    monkeypatch.setattr(scale_study, "ensure_dataset", lambda *a, **k: None)
     md = tmp_path / "RESULTS.md"
     md.write_text(f"# tables\n\n| a | b |\n\n{reproduce.NOTES_MARKER}\n\nmy notes\n")
     for _ in range(2):  # the second run replaces the section
-        reproduce.run_scale_study(
+        scale_study.run_scale_study(
             str(md), str(tmp_path / "runs"), str(tmp_path / "data"), sizes=(300, 600)
         )
     text = md.read_text()
     assert text.startswith("# tables\n\n| a | b |") and text.endswith("my notes\n")
     assert text.count(reproduce.SCALE_MARKER) == 1
-    rows = [
-        line.strip("| ")
-        for line in text.splitlines()
-        if line.startswith("| 300 ") or line.startswith("| 600 ")
-    ]
-    assert rows[0].split(" | ")[4:10] == ["83.0", "-7.0", "3.00x", "83.0", "-7.0", "3.00x"]
-    assert rows[1].split(" | ")[4:7] == ["86.0", "-4.0", "3.00x"]
-    assert rows[0].split(" | ")[3] == "1"  # the demo schedule's empty whole-epoch phase
+    rows = _scale_rows(text)
+    assert rows[300][3:9] == ["83.0", "-7.0", "3.00x", "83.0", "-7.0", "3.00x"]
+    assert rows[600][3:6] == ["86.0", "-4.0", "3.00x"]
+    assert rows[300][2] == "1"  # the demo schedule's empty whole-epoch phase
     png = tmp_path / "scale_study.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The tables' own rewrite keeps the scale section.
     assert reproduce.kept_scale_study(str(md)).strip().startswith(reproduce.SCALE_MARKER)
+
+
+def _scale_rows(text: str) -> dict[int, list[str]]:
+    """The scale-study table's cells after the size, by size."""
+    out = {}
+    for line in text.splitlines():
+        cells = line.strip("| ").split(" | ")
+        if line.startswith("| ") and cells[0].isdigit():
+            out[int(cells[0])] = cells[1:]
+    return out
+
+
+def test_scale_study_adds_a_size_to_the_recorded_ones(tmp_path, monkeypatch):
+    """A call with one size trains only that size; the section and the record then hold it with
+    every size measured before, each row naming the command that measured it, and measuring a
+    size again replaces its row."""
+    from sftools import scale_study
+    from sftools.demo import RunResult
+
+    trained = []
+
+    def fake_run(name, cfg):
+        videos = int(cfg.OUTPUT_DIR.split("train")[-1].split("/")[0])
+        trained.append(videos)
+        base = "base" in cfg.OUTPUT_DIR
+        return RunResult(name, train_seconds=300.0 if base else 100.0, top1=90.0 + (not base))
+
+    monkeypatch.setattr(scale_study, "run_one", fake_run)
+    monkeypatch.setattr(scale_study, "ensure_dataset", lambda *a, **k: None)
+    md = tmp_path / "RESULTS.md"
+    earlier = {
+        "150": {
+            "runs": {
+                "base": {"top1": 36.0, "train_seconds": 242.0},
+                "mg_epochs": {"top1": 22.0, "train_seconds": 170.4},
+                "mg_iters": {"top1": 30.7, "train_seconds": 26.86},
+            },
+            "empty_phases": 1,
+            "command": "python tools/reproduce.py --scale",
+            "date": "2026-12-01",
+        }
+    }
+    (tmp_path / scale_study.RECORD).write_text(json.dumps({"rows": earlier}))
+    monkeypatch.setattr("sys.argv", ["tools/reproduce.py", "--scale", "2400", "--reuse"])
+    scale_study.run_scale_study(str(md), str(tmp_path / "runs"), str(tmp_path / "d"), (2400,))
+    assert trained == [2400, 2400, 2400]
+    rows = _scale_rows(md.read_text())
+    assert rows[150][:3] == ["36.0", "242 s", "1"]
+    assert rows[150][6:9] == ["30.7", "-5.3", "9.01x"]
+    assert rows[2400][3:6] == ["91.0", "+1.0", "3.00x"]
+    text = md.read_text()
+    assert "- 150 videos: `python tools/reproduce.py --scale` (2026-12-01)" in text
+    assert "- 2400 videos: `python tools/reproduce.py --scale 2400` (" in text  # --reuse dropped
+    record = scale_study.load_record(str(md))
+    assert sorted(record) == [150, 2400]
+    assert record[2400].runs["base"].train_seconds == 300.0
+    monkeypatch.setattr(scale_study, "run_one", lambda name, cfg: RunResult(name, 10.0, top1=50.0))
+    scale_study.run_scale_study(str(md), str(tmp_path / "runs"), str(tmp_path / "d"), (2400,))
+    assert _scale_rows(md.read_text())[2400][:2] == ["50.0", "10 s"]
+    assert sorted(scale_study.load_record(str(md))) == [150, 2400]
 
 
 def test_demo_data_remembers_its_generator_settings(tmp_path, capsys):
@@ -139,3 +195,29 @@ def test_demo_data_remembers_its_generator_settings(tmp_path, capsys):
     ensure_dataset(data, size)
     with pytest.raises(SystemExit, match="pass another --data folder"):
         ensure_dataset(data, size, pair_shapes=True)
+    # Another number of training videos (tools/demo.py --train N) is refused too.
+    with pytest.raises(SystemExit, match=r"holds 4 training videos, not 6; pass another --data"):
+        ensure_dataset(data, DemoSize(6, 2, 2, 4, (32, 24), 1.0))
+
+
+def test_demo_command_line_hands_its_options_to_run_demo(monkeypatch):
+    """tools/demo.py: --train N, --pair-shapes, --data, --size and the overrides reach run_demo;
+    a non-positive --train is refused."""
+    import demo
+    import pytest
+
+    from sftools import demo as sfdemo
+
+    seen = []
+    monkeypatch.setattr(sfdemo, "run_demo", lambda *a, **k: seen.append((a, k)))
+    argv = ["--out", "o", "--size", "long", "--pair-shapes", "--train", "1200"]
+    assert demo.main([*argv, "--data", "d", "SOLVER.MAX_EPOCH", "9"]) == 0
+    assert seen == [
+        (("o", "d", "long", ["SOLVER.MAX_EPOCH", "9"]), {"pair_shapes": True, "train_videos": 1200})
+    ]
+    assert demo.main(["--pair-shapes"]) == 0
+    assert seen[-1][0][1] == "data/synthetic_kinetics_pairs" and seen[-1][1]["train_videos"] is None
+    assert demo.main(["--train", "2400"]) == 0  # a folder of its own for another size
+    assert seen[-1][0][1] == "data/synthetic_kinetics_train2400"
+    with pytest.raises(SystemExit):
+        demo.main(["--train", "0"])

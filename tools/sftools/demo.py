@@ -5,6 +5,7 @@ table, ``summary.json`` and two figures.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -141,6 +142,19 @@ class RunResult:
             "val_curve": [[round(t, 2), round(a, 2)] for t, a in self.curve],
         }
 
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> RunResult:
+        """The inverse of :meth:`to_dict`; keys a record does not hold stay at their defaults."""
+        return cls(
+            name,
+            train_seconds=float(d.get("train_seconds", 0.0)),
+            clips_seen=int(d.get("clips_seen", 0)),
+            gflop=float(d.get("train_gflop", 0.0)),
+            top1=float(d.get("top1", 0.0)),
+            top5=float(d.get("top5", 0.0)),
+            curve=[(float(t), float(a)) for t, a in d.get("val_curve", [])],
+        )
+
 
 DATA_SETTINGS = "demo_data.json"  # the generator settings of a demo dataset, beside its files
 
@@ -150,7 +164,7 @@ def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0, pair_shapes: bo
 
     ``pair_shapes`` draws each class pair with its own shape (one frame tells the pair, as in
     Kinetics; the default classes differ only in motion, as in SSv2). A folder made with other
-    settings is refused rather than reused.
+    settings, or with another number of training videos, is refused rather than reused.
     """
     settings = {"seed": seed, "pair_shapes": pair_shapes}
     marker = os.path.join(data_dir, DATA_SETTINGS)
@@ -159,6 +173,13 @@ def ensure_dataset(data_dir: str, size: DemoSize, seed: int = 0, pair_shapes: bo
         if os.path.isfile(marker):
             with open(marker) as f:
                 found.update(json.load(f))
+        with open(os.path.join(data_dir, "train.csv")) as f:
+            videos = sum(1 for line in f if line.strip())
+        if videos != size.train:
+            raise SystemExit(
+                f"error: {data_dir} holds {videos} training videos, not {size.train}; "
+                "pass another --data folder"
+            )
         if found != settings:
             raise SystemExit(
                 f"error: {data_dir} holds a demo dataset made with {found}, not {settings}; "
@@ -327,9 +348,14 @@ def run_demo(
     size_name: str = "default",
     extra_opts: Sequence[str] = (),
     pair_shapes: bool = False,
+    train_videos: int | None = None,
 ) -> dict[str, Any]:
-    """Run the whole demo; returns the summary that is also written to summary.json."""
+    """Run the whole demo; returns the summary that is also written to summary.json.
+    ``train_videos`` replaces the size's number of training videos (the same validation and test
+    videos)."""
     size = SIZES[size_name]
+    if train_videos is not None:
+        size = dataclasses.replace(size, train=train_videos)
     out_dir, data_dir = os.path.abspath(out_dir), os.path.abspath(data_dir)
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()

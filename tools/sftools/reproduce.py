@@ -9,7 +9,6 @@ machine they were measured on.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 import sys
@@ -30,7 +29,6 @@ from sftools.demo import (
 )
 from sftools.variants import Variant
 from slowfast.engine.tester import test
-from slowfast.multigrid import build_schedule, init_cfg
 from slowfast.utils.logging import setup_logging
 
 BASE, MULTIGRID = RUNS[0][1], RUNS[1][1]
@@ -249,136 +247,4 @@ def run_reproduction(
         f.write(text)
     print(text, flush=True)
     print(f"[reproduce] results written to {out_md}", flush=True)
-    return out_md
-
-
-# ---------------------------------------------------------------------------------------------
-# Scale study: the multigrid gap as the training set grows
-# ---------------------------------------------------------------------------------------------
-SCALE_SIZES = (150, 300, 600, 1200)
-# PySlowFast's schedule rules, to set against this project's defaults at every size.
-PYSLOWFAST_RULES = (
-    "MULTIGRID.PHASE_UNIT",
-    "epochs",
-    "MULTIGRID.FINE_TUNE_SHORT_CYCLE",
-    "True",
-    "MULTIGRID.WARMUP_UNIT",
-    "epochs",
-)
-SCALE_RUNS = (
-    ("base", "baseline", BASE, ()),
-    ("mg_epochs", "multigrid, whole-epoch phases (PySlowFast)", MULTIGRID, PYSLOWFAST_RULES),
-    ("mg_iters", "multigrid, iteration phases (default)", MULTIGRID, ()),
-)
-
-
-def _empty_phases(cfg) -> int:
-    schedule = build_schedule(init_cfg(cfg))
-    return len(schedule.entries) - len(schedule.phases) if schedule.entries else 0
-
-
-def format_scale_study(
-    rows: dict[int, dict[str, RunResult]], empty: dict[int, int], command: str, figure: str
-) -> str:
-    """The scale-study section: one row per training-set size."""
-    lines = [
-        SCALE_MARKER,
-        "## Scale study: from what dataset size does multigrid pay?",
-        "",
-        f"- Command: `{command}`",
-        "- The `make demo` network and schedule rules at every size; only the number of training "
-        "videos changes (validation and test sets: 150 videos each, the same classes). Every run "
-        "trains the same epoch budget (12 baseline epochs; multigrid 1.5x, its rule).",
-        "- gap = multigrid test top-1 minus the baseline's (points); speedup = baseline training "
-        "wall-clock over multigrid's, measured one after the other in one process.",
-        "",
-        "| training videos | baseline top-1 % | baseline time | whole-epoch phases: empty | "
-        "top-1 % | gap | speedup | iteration phases: top-1 % | gap | speedup |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for n, r in sorted(rows.items()):
-        base, whole, exact = r["base"], r["mg_epochs"], r["mg_iters"]
-        cells = [str(n), f"{base.top1:.1f}", f"{base.train_seconds:.0f} s", str(empty[n])]
-        for m in (whole, exact):
-            speed = base.train_seconds / max(m.train_seconds, 1e-9)
-            cells += [f"{m.top1:.1f}", f"{m.top1 - base.top1:+.1f}", f"{speed:.2f}x"]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"![top-1 gap and speedup against training-set size]({figure})", ""]
-    return "\n".join(lines)
-
-
-def plot_scale_study(rows: dict[int, dict[str, RunResult]], path: str) -> None:
-    """Top-1 gap and speedup of both multigrid variants against the training-set size."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 3.6))
-    FigureCanvasAgg(fig)
-    gap_ax, speed_ax = fig.add_subplot(121), fig.add_subplot(122)
-    sizes = sorted(rows)
-    for key, label, _, _ in SCALE_RUNS[1:]:
-        gaps = [rows[n][key].top1 - rows[n]["base"].top1 for n in sizes]
-        speeds = [
-            rows[n]["base"].train_seconds / max(rows[n][key].train_seconds, 1e-9) for n in sizes
-        ]
-        gap_ax.plot(sizes, gaps, marker="o", label=label)
-        speed_ax.plot(sizes, speeds, marker="o", label=label)
-    gap_ax.axhline(0, color="grey", linewidth=0.8)
-    for ax, ylabel in (
-        (gap_ax, "test top-1 gap to the baseline (points)"),
-        (speed_ax, "training speedup over the baseline"),
-    ):
-        ax.set_xscale("log")
-        ax.set_xticks(sizes, [str(n) for n in sizes])
-        ax.minorticks_off()
-        ax.set_xlabel("training videos")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-    gap_ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def run_scale_study(
-    out_md: str,
-    out_dir: str,
-    data_root: str,
-    sizes: Sequence[int] = SCALE_SIZES,
-    extra_opts: Sequence[str] = (),
-    reuse: bool = False,
-) -> str:
-    """Train the baseline and both multigrid variants at every training-set size, then write
-    the scale-study section (and its figure beside ``out_md``) into ``out_md``."""
-    out_dir, data_root = os.path.abspath(out_dir), os.path.abspath(data_root)
-    rows: dict[int, dict[str, RunResult]] = {}
-    empty: dict[int, int] = {}
-    for n in sizes:
-        size = dataclasses.replace(SIZES["default"], train=n)
-        data_dir = os.path.join(data_root, f"train{n}")
-        ensure_dataset(data_dir, size)
-        rows[n] = {}
-        for key, label, config, opts in SCALE_RUNS:
-            cfg = demo_cfg(
-                config,
-                data_dir,
-                os.path.join(out_dir, f"train{n}", key),
-                size,
-                [*opts, *extra_opts],
-            )
-            if key == "mg_epochs":
-                empty[n] = _empty_phases(cfg)
-            done = read_result(label, cfg) if reuse else None
-            rows[n][key] = done or run_one(f"{label}, {n} videos", cfg)
-    figure = os.path.join(os.path.dirname(os.path.abspath(out_md)), "scale_study.png")
-    plot_scale_study(rows, figure)
-    command = "python tools/reproduce.py " + " ".join(sys.argv[1:])
-    section = format_scale_study(rows, empty, command, os.path.basename(figure))
-    old = _read(out_md)
-    at, notes_at = old.find(SCALE_MARKER), old.find(NOTES_MARKER)
-    head = old[:at] if at >= 0 else (old[:notes_at] if notes_at >= 0 else old)
-    text = head.rstrip() + "\n\n" + section + kept_notes(out_md)
-    with open(out_md, "w") as f:
-        f.write(text)
-    print(section, flush=True)
-    print(f"[reproduce] scale study written to {out_md} and {figure}", flush=True)
     return out_md
