@@ -4,6 +4,8 @@ both figures are produced."""
 import json
 import os
 
+import pytest
+
 from sftools.demo import run_demo
 
 
@@ -16,6 +18,7 @@ def test_tiny_demo_produces_table_summary_and_figures(tmp_path, capsys):
     with open(out / "summary.json") as f:
         on_disk = json.load(f)
     assert on_disk == json.loads(json.dumps(summary))
+    assert on_disk["train_videos"] == 48 and on_disk["pair_shapes"] is False
     for run in ("baseline", "multigrid"):
         r = on_disk[run]
         assert r["train_seconds"] > 0 and r["clips_seen"] > 0 and r["train_gflop"] > 0
@@ -128,7 +131,7 @@ def _scale_rows(text: str) -> dict[int, list[str]]:
 def test_scale_study_adds_a_size_to_the_recorded_ones(tmp_path, monkeypatch):
     """A call with one size trains only that size; the section and the record then hold it with
     every size measured before, each row naming the command that measured it, and measuring a
-    size again replaces its row."""
+    size again replaces its row. A broken record is named."""
     from sftools import scale_study
     from sftools.demo import RunResult
 
@@ -173,6 +176,9 @@ def test_scale_study_adds_a_size_to_the_recorded_ones(tmp_path, monkeypatch):
     scale_study.run_scale_study(str(md), str(tmp_path / "runs"), str(tmp_path / "d"), (2400,))
     assert _scale_rows(md.read_text())[2400][:2] == ["50.0", "10 s"]
     assert sorted(scale_study.load_record(str(md))) == [150, 2400]
+    (tmp_path / scale_study.RECORD).write_text('{"rows": {"150": {"runs": {}}}}')
+    with pytest.raises(SystemExit, match=r"scale_study.json is not a scale-study record \(KeyE"):
+        scale_study.load_record(str(md))
 
 
 def test_demo_data_remembers_its_generator_settings(tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from sftools import gradient_noise as gn
+from sftools.paths import CONFIGS_DIR
 from slowfast.datasets.synthetic import make_dataset
 
 
@@ -122,7 +123,7 @@ def tiny(tmp_path_factory) -> str:
     )
     cfg = root / "tiny.yaml"
     cfg.write_text(
-        f"_BASE_: {os.path.abspath('configs/Synthetic/SLOWFAST_tiny.yaml')}\n"
+        f"_BASE_: {os.path.join(CONFIGS_DIR, 'Synthetic', 'SLOWFAST_tiny.yaml')}\n"
         f"DATA:\n  PATH_TO_DATA_DIR: {data}\n  PATH_PREFIX: {data}\n  DECODED_CACHE_MB: 64\n"
         "MODEL:\n  NUM_CLASSES: 4\n"
     )

@@ -370,6 +370,7 @@ def run_demo(
     summary["speedup"] = round(speedup, 2)
     summary["compute_ratio"] = round(mg.gflop / max(base.gflop, 1e-9), 3)
     summary["pair_shapes"] = pair_shapes
+    summary["train_videos"] = size.train
     summary["total_seconds"] = round(time.perf_counter() - t0, 1)
     summary_path = os.path.join(out_dir, "summary.json")
     with open(summary_path, "w") as f:

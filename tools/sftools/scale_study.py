@@ -78,9 +78,13 @@ def load_record(out_md: str) -> dict[int, ScaleRow]:
     path = record_path(out_md)
     if not os.path.isfile(path):
         return {}
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    return {int(n): ScaleRow.from_dict(row) for n, row in data["rows"].items()}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return {int(n): ScaleRow.from_dict(row) for n, row in data["rows"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        kind = type(e).__name__
+        raise SystemExit(f"error: {path} is not a scale-study record ({kind}: {e})") from e
 
 
 def save_record(out_md: str, rows: dict[int, ScaleRow]) -> None:
