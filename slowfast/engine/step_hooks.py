@@ -56,14 +56,14 @@ class LRScheduler(HookBase):
 
 
 class IterationTimer(HookBase):
-    """Time spent waiting for data and computing, the epoch's time and ETA; keeps the trainer's
-    ``train_time_s`` up to date after every step (so a mid-epoch checkpoint has it)."""
+    """Time spent waiting for data and computing, the epoch's time and ETA, reported in the
+    step and epoch records (the trainer itself keeps ``train_time_s``)."""
 
     def __init__(self) -> None:
         self._reset()
 
     def _reset(self) -> None:
-        self.t_epoch = self._mark = time.perf_counter()
+        self.t_epoch = time.perf_counter()
         self.data_time = self.compute_time = self.first_batch_s = 0.0
 
     def before_epoch(self, trainer: TrainerBase) -> None:
@@ -76,8 +76,6 @@ class IterationTimer(HookBase):
             self.first_batch_s = trainer.batch_wait_s
         self.data_time += trainer.batch_wait_s
         self.compute_time += now - trainer.t_batch
-        trainer.train_time_s += now - self._mark
-        self._mark = now
         done = (it + 1) / iters
         stats.update(
             elapsed_s=now - trainer.t_start,
@@ -88,8 +86,6 @@ class IterationTimer(HookBase):
 
     def after_epoch(self, trainer: TrainerBase, stats: dict[str, Any]) -> None:
         now = time.perf_counter()
-        trainer.train_time_s += now - self._mark
-        self._mark = now
         stats.update(
             epoch_time_s=now - self.t_epoch,
             train_time_s=trainer.train_time_s,

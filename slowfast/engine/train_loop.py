@@ -81,8 +81,9 @@ class TrainerBase:
     ``epoch_iter`` (the current step's index in its epoch), ``epoch_start_iter`` (where this
     pass over the epoch began: non-zero after a mid-epoch resume), ``batch`` and
     ``batch_wait_s`` / ``t_batch`` (how long the step waited for its batch, and when it came),
-    ``stop_requested`` (set by a step when every process agreed to stop), ``train_time_s``,
-    ``t_start`` and ``results`` (what :meth:`train` returns; hooks may add to it).
+    ``stop_requested`` (set by a step when every process agreed to stop), ``train_time_s``
+    (seconds of training so far, evaluation excluded: kept by the loop itself, whatever the
+    hooks), ``t_start`` and ``results`` (what :meth:`train` returns; hooks may add to it).
     """
 
     def __init__(self, hooks: list[HookBase] | None = None):
@@ -138,6 +139,9 @@ class TrainerBase:
         self.epoch_start_iter = self.resume_iter()
         for h in self.hooks:
             self._timed(h, h.before_epoch)
+        # From here to the after_epoch hooks every second is training time: the loader's set-up,
+        # waits for data, steps and the step hooks (each counted once, as it passes).
+        mark = time.perf_counter()
         self.begin_epoch()
         loader = self.train_loader
         iters = len(loader)
@@ -152,11 +156,14 @@ class TrainerBase:
             stats = {"_type": "train_iter", **head, "iter": it + 1}
             stats.update(self.run_step(batch))
             self.iter += 1
+            mark = self._count_training(mark)  # before the hooks: a checkpoint there has it
             for h in self.hooks:
                 h.after_step(self, stats)
             if self.stop_requested:
+                mark = self._count_training(mark)
                 self.stop(it + 1, iters)
             t_data = time.perf_counter()
+        self._count_training(mark)
         self.batch = None
         stats = {"_type": "train_epoch", **head}
         for h in self.hooks:
@@ -189,6 +196,12 @@ class TrainerBase:
         """Hand a saved mid-epoch state back to the hooks."""
         for h in self.hooks:
             h.load_state_dict(state)
+
+    def _count_training(self, mark: float) -> float:
+        """Add the time since ``mark`` to ``train_time_s``; returns the new mark (now)."""
+        now = time.perf_counter()
+        self.train_time_s += now - mark
+        return now
 
     def _timed(self, hook: HookBase, method: Callable[..., None], *args: Any) -> None:
         t0 = time.perf_counter()

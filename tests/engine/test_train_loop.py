@@ -2,10 +2,13 @@
 the records being built, and a stop request ends the epoch; mixed precision is a trainer
 variant chosen from the config."""
 
+import time
+
 import pytest
 import torch
 
 from slowfast.config import assert_and_infer_cfg, build_cfg
+from slowfast.engine.step_hooks import IterationTimer
 from slowfast.engine.train_loop import HookBase, TrainerBase
 from slowfast.engine.trainer import AMPTrainer, Trainer, build_trainer
 from tests.engine.conftest import TINY_CFG, TINY_MODEL
@@ -88,6 +91,104 @@ def test_a_stop_request_ends_training_after_its_step():
 
 def _model_cfg(*opts):
     return assert_and_infer_cfg(build_cfg([TINY_CFG], [*TINY_MODEL, "NUM_GPUS", "0", *opts]))
+
+
+class Clock:
+    """A perf_counter that only the loader, the steps and the hooks below move."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+class TimedToy(Toy):
+    """Toy whose loader set-up, batch fetches and steps take known times on ``clock``."""
+
+    def __init__(self, hooks, clock):
+        super().__init__(hooks)
+        self.clock, batches = clock, self.train_loader
+
+        class Loader:
+            def __len__(self):
+                return len(batches)
+
+            def __iter__(self):
+                for b in batches:
+                    clock.t += 0.25
+                    yield b
+
+        self.train_loader = Loader()
+
+    def begin_epoch(self):
+        self.clock.t += 0.125
+
+    def run_step(self, batch):
+        self.clock.t += 1.0
+        return super().run_step(batch)
+
+
+class Busy(HookBase):
+    def __init__(self, clock, epoch_s=2.0, step_s=0.5, training_time=True):
+        self.clock, self.epoch_s, self.step_s = clock, epoch_s, step_s
+        self.training_time = training_time
+
+    def before_epoch(self, trainer):
+        self.clock.t += self.epoch_s
+
+    def after_step(self, trainer, stats):
+        self.clock.t += self.step_s
+
+    def after_epoch(self, trainer, stats):
+        self.clock.t += 2 * self.epoch_s
+
+
+def test_training_time_counts_every_second_once_and_no_evaluation(monkeypatch):
+    """train_time_s is the loader's, the steps' and the training hooks' time, each counted once
+    (none again by the IterationTimer), and nothing of a hook marked as evaluation."""
+    clock = Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    evaluation = Busy(clock, epoch_s=50.0, step_s=0.0, training_time=False)
+    hooks = [Busy(clock), IterationTimer(), Busy(clock), evaluation]
+    epochs = []
+
+    class Keep(HookBase):
+        def after_epoch(self, trainer, stats):
+            epochs.append(dict(stats))
+
+    toy = TimedToy([*hooks, Keep()], clock)
+    toy.train()
+    # Per epoch: set-up 0.125, 3 x (fetch 0.25 + step 1.0 + 2 hooks x 0.5), 2 hooks x (2 + 4).
+    per_epoch = 0.125 + 3 * (0.25 + 1.0 + 1.0) + 2 * 6.0
+    assert toy.train_time_s == 2 * per_epoch
+    # The epoch record is written before the later hooks' after_epoch: 4 s short of the epoch.
+    assert [e["train_time_s"] for e in epochs] == [per_epoch - 4.0, 2 * per_epoch - 4.0]
+    assert epochs[0]["data_time_s"] == 3 * 0.25
+    # A trainer without the IterationTimer keeps the same time.
+    clock.t = 0.0
+    bare = TimedToy([Busy(clock), Busy(clock), evaluation], clock)
+    bare.train()
+    assert bare.train_time_s == 2 * per_epoch
+
+
+def test_a_stop_request_counts_its_step_before_stopping(monkeypatch):
+    """What the step and its hooks took is in train_time_s when the trainer stops (so a
+    mid-epoch checkpoint written then has it)."""
+    clock = Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    seen = []
+
+    class StopToy(TimedToy):
+        def stop(self, done, iters):
+            seen.append(self.train_time_s)
+            raise KeyboardInterrupt
+
+    toy = StopToy([Busy(clock)], clock)
+    toy.stop_at = 2
+    with pytest.raises(KeyboardInterrupt):
+        toy.train()
+    assert seen == [2.0 + 0.125 + 2 * (0.25 + 1.0 + 0.5)]
 
 
 def test_mixed_precision_is_a_trainer_variant():
