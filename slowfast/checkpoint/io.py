@@ -9,14 +9,13 @@ fsync'ed), so a crash never leaves a truncated file under a checkpoint name.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import tempfile
 from typing import Any
 
 import torch
 
+from slowfast.utils.atomic import atomic_write
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -45,27 +44,8 @@ def check_plain(value: Any, where: str) -> None:
 
 def atomic_save(obj: Any, path: str) -> None:
     """``torch.save(obj)`` to ``path`` so that ``path`` is either the old file or the whole new
-    one, never a part (temporary file, fsync, rename; the temporary is removed on failure)."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    one, never a part (:func:`slowfast.utils.atomic.atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def read_checkpoint(path: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from slowfast.models import build_model
 from slowfast.models.stats import gflops
 from slowfast.multigrid import build_schedule, init_cfg
 from slowfast.multigrid.report import plot_schedule
+from slowfast.utils.atomic import atomic_write_text
 from slowfast.utils.logging import setup_logging
 
 CONFIG_DIR = os.path.join(CONFIGS_DIR, "Synthetic")
@@ -373,8 +374,7 @@ def run_demo(
     summary["train_videos"] = size.train
     summary["total_seconds"] = round(time.perf_counter() - t0, 1)
     summary_path = os.path.join(out_dir, "summary.json")
-    with open(summary_path, "w") as f:
-        json.dump(summary, f, indent=2)
+    atomic_write_text(summary_path, json.dumps(summary, indent=2))
     curve_png = os.path.join(out_dir, "accuracy_vs_wallclock.png")
     plot_accuracy([base, mg], curve_png)
     schedule_png = os.path.join(out_dir, "multigrid_schedule.png")

@@ -29,6 +29,7 @@ from sftools.demo import (
 )
 from sftools.variants import Variant
 from slowfast.engine.tester import test
+from slowfast.utils.atomic import atomic_write_text
 from slowfast.utils.logging import setup_logging
 
 BASE, MULTIGRID = RUNS[0][1], RUNS[1][1]
@@ -242,9 +243,7 @@ def run_reproduction(
     )
     text = format_results(results, crops, command, size_name, time.perf_counter() - t0, reused)
     text += kept_scale_study(out_md) + kept_notes(out_md)
-    os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
-    with open(out_md, "w") as f:
-        f.write(text)
+    atomic_write_text(out_md, text)  # the notes kept from the old file are in it
     print(text, flush=True)
     print(f"[reproduce] results written to {out_md}", flush=True)
     return out_md

@@ -20,6 +20,7 @@ from typing import Any
 from sftools.demo import SIZES, RunResult, demo_cfg, ensure_dataset, read_result, run_one
 from sftools.reproduce import BASE, MULTIGRID, NOTES_MARKER, SCALE_MARKER, _read, kept_notes
 from slowfast.multigrid import build_schedule, init_cfg
+from slowfast.utils.atomic import atomic_write_text
 
 SCALE_SIZES = (150, 300, 600, 1200, 2400)
 # PySlowFast's schedule rules, to set against this project's defaults at every size.
@@ -88,12 +89,8 @@ def load_record(out_md: str) -> dict[int, ScaleRow]:
 
 
 def save_record(out_md: str, rows: dict[int, ScaleRow]) -> None:
-    path = record_path(out_md)
     data = {"rows": {str(n): rows[n].to_dict() for n in sorted(rows)}}
-    with open(path + ".part", "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(path + ".part", path)
+    atomic_write_text(record_path(out_md), json.dumps(data, indent=1) + "\n")
 
 
 def _empty_phases(cfg) -> int:
@@ -210,9 +207,7 @@ def run_scale_study(
     old = _read(out_md)
     at, notes_at = old.find(SCALE_MARKER), old.find(NOTES_MARKER)
     head = old[:at] if at >= 0 else (old[:notes_at] if notes_at >= 0 else old)
-    text = head.rstrip() + "\n\n" + section + kept_notes(out_md)
-    with open(out_md, "w") as f:
-        f.write(text)
+    atomic_write_text(out_md, head.rstrip() + "\n\n" + section + kept_notes(out_md))
     print(section, flush=True)
     print(f"[reproduce] scale study written to {out_md} and {figure}", flush=True)
     return out_md
