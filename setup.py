@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["slowfast", "slowfast.*"]),
     install_requires=[
-        "torch>=2.1",
+        "torch>=2.6",  # torch.serialization.safe_globals with (object, name) pairs
         "fvcore",
         "iopath",
         "yacs",
@@ -21,6 +21,7 @@ setup(
         "tqdm",
         "tensorboard",
         "matplotlib",
+        "safetensors",
     ],
     extras_require={
         # torchvision's decoder and ImageNet weights; install the build matching your torch.

@@ -26,10 +26,12 @@ from __future__ import annotations
 import pickle
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
+from slowfast.checkpoint.safe_pickle import UnsafeCheckpointError, admit_unsafe, load_data_pickle
 from slowfast.checkpoint.sub_bn import sub_bn_entries
 from slowfast.utils.logging import get_logger
 
@@ -111,11 +113,32 @@ def is_optimizer_blob(name: str) -> bool:
     return "momentum" in name or name in ("lr", "model_iter") or name.endswith("_lr")
 
 
-def load_caffe2_blobs(path: str) -> dict[str, np.ndarray]:
-    """Read a Caffe2 ``.pkl`` and return its weight blobs (optimiser blobs dropped)."""
+def _unpickle(path: str, trusted: bool | None) -> Any:
+    """The pickle at ``path`` through :class:`~.safe_pickle.DataUnpickler`; a refused global
+    raises :class:`~.safe_pickle.UnsafeCheckpointError` unless the file is trusted (then it is
+    read in full, and the log says so)."""
+    with open(path, "rb") as f:
+        try:
+            return load_data_pickle(f)
+        except pickle.UnpicklingError as err:
+            refused = re.findall(r"global (\S+) is not allowed", str(err))
+            if not refused:
+                raise
+            admit_unsafe(path, refused, trusted)
+            f.seek(0)
+            return pickle.load(f, encoding="latin1")
+
+
+def load_caffe2_blobs(path: str, trusted: bool | None = None) -> dict[str, np.ndarray]:
+    """Read a Caffe2 ``.pkl`` and return its weight blobs (optimiser blobs dropped).
+
+    Only data is unpickled (:mod:`slowfast.checkpoint.safe_pickle`); ``trusted`` (None: the
+    ``SLOWFAST_TRUSTED_CHECKPOINTS`` variable) admits a file that names anything else.
+    """
     try:
-        with open(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")
+        data = _unpickle(path, trusted)
+    except UnsafeCheckpointError:
+        raise
     except (OSError, pickle.UnpicklingError, EOFError) as err:
         raise ValueError(f"{path}: cannot read a Caffe2 pickle: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):

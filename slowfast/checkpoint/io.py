@@ -1,20 +1,26 @@
-"""Writing and reading checkpoint files: atomic saves, reads with clear errors, and the newest
-readable file of a list.
+"""Writing and reading checkpoint files: atomic saves, reads that never run code, clear errors,
+and the newest readable file of a list.
 
 Everything saved is plain containers, numbers, strings and tensors, so files load with
-``torch.load(weights_only=True)``. A write goes to a hidden temporary file in the same
-directory, which is flushed, fsync'ed and renamed over the final name (then the directory is
-fsync'ed), so a crash never leaves a truncated file under a checkpoint name.
+``torch.load(weights_only=True)``. Reading is weights-only too, with the NumPy values of older
+files admitted by name (:mod:`slowfast.checkpoint.safe_pickle`); a file that names anything
+else is refused unless trusted through ``SLOWFAST_TRUSTED_CHECKPOINTS``. A write goes to a
+hidden temporary file in the same directory, which is flushed, fsync'ed and renamed over the
+final name (then the directory is fsync'ed), so a crash never leaves a truncated file under a
+checkpoint name.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import re
 from typing import Any
 
+import numpy as np
 import torch
 
+from slowfast.checkpoint.safe_pickle import DATA_GLOBALS, admit_unsafe, torch_safe_globals
 from slowfast.utils.atomic import atomic_write
 from slowfast.utils.logging import get_logger
 
@@ -48,23 +54,42 @@ def atomic_save(obj: Any, path: str) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def read_checkpoint(path: str) -> dict[str, Any]:
-    """Read a PyTorch checkpoint file onto the CPU as a dict with ``model_state``.
+def _refused_globals(path: str, err: Exception) -> list[str]:
+    """The globals of ``path`` beyond the allow-list, read without unpickling (from the error
+    when the file's format does not allow that)."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # legacy (non-zip) files: the error names the first one
+        names = re.findall(r"GLOBAL ([\w.]+)", str(err))[:1]
+    return sorted(n for n in set(names) if n not in DATA_GLOBALS)
 
-    Tries ``weights_only=True`` first; only a file holding other Python objects is read again
-    with ``weights_only=False`` (logged: do that only with files you trust). A bare state dict
-    (torchvision's files) is returned as ``{"model_state": it}``.
+
+def _torch_load_weights_only(path: str) -> Any:
+    with torch.serialization.safe_globals(torch_safe_globals()):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def read_checkpoint(path: str, trusted: bool | None = None) -> dict[str, Any]:
+    """Read a PyTorch checkpoint file onto the CPU as a dict with ``model_state``, running no
+    code from it.
+
+    The file is read with ``weights_only=True`` and the NumPy values of older files admitted
+    by name. A file that names other objects raises
+    :class:`~slowfast.checkpoint.safe_pickle.UnsafeCheckpointError` (naming them and the
+    opt-in) unless ``trusted`` (None: :func:`~slowfast.checkpoint.safe_pickle.is_trusted`), in
+    which case it is read in full and the log says so. A bare state dict (torchvision's files)
+    is returned as ``{"model_state": it}``; NumPy arrays in ``model_state`` (older files)
+    become tensors.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = _torch_load_weights_only(path)
     except pickle.UnpicklingError as err:
         if "weights only" not in str(err).lower():
             raise
-        logger.warning(
-            "%s holds non-tensor Python objects; reading it with weights_only=False", path
-        )
+        refused = _refused_globals(path, err)
+        admit_unsafe(path, refused, trusted)
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path}: expected a dict, found a {type(checkpoint).__name__}")
@@ -74,6 +99,12 @@ def read_checkpoint(path: str) -> dict[str, Any]:
         raise ValueError(
             f"{path}: not a checkpoint (no 'model_state'; keys {sorted(checkpoint)[:10]})"
         )
+    state = checkpoint["model_state"]
+    if isinstance(state, dict) and any(isinstance(v, np.ndarray) for v in state.values()):
+        checkpoint["model_state"] = {
+            k: torch.from_numpy(v.copy()) if isinstance(v, np.ndarray) else v
+            for k, v in state.items()
+        }
     return checkpoint
 
 

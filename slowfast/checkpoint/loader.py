@@ -3,10 +3,11 @@ to the model.
 
 Formats: PySlowFast / our ``.pyth`` (:mod:`slowfast.checkpoint.io`; also bare state dicts such
 as torchvision's), Caffe2 ``.pkl`` (:mod:`slowfast.checkpoint.caffe2`, CHECKPOINT_TYPE
-``caffe2``), and 2-D weights inflated to 3-D (:mod:`slowfast.checkpoint.inflate`,
-TRAIN.CHECKPOINT_INFLATE; after reading either format). Every path ends in the model's own
-layout: ``module.`` prefix as the model has it, sub-BN layers expanded
-(:mod:`slowfast.checkpoint.sub_bn`), PySlowFast's name patterns cleared.
+``caffe2``), ``*.safetensors`` weights (:mod:`slowfast.checkpoint.safetensors_file`, by the
+file's suffix whatever CHECKPOINT_TYPE says), and 2-D weights inflated to 3-D
+(:mod:`slowfast.checkpoint.inflate`, TRAIN.CHECKPOINT_INFLATE; after reading any format).
+Every path ends in the model's own layout: ``module.`` prefix as the model has it, sub-BN
+layers expanded (:mod:`slowfast.checkpoint.sub_bn`), PySlowFast's name patterns cleared.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from slowfast.checkpoint import caffe2
 from slowfast.checkpoint.inflate import inflate_state_dict
 from slowfast.checkpoint.io import read_checkpoint
 from slowfast.checkpoint.mismatch import align_prefix, clear_names, model_prefix, strip_prefix
+from slowfast.checkpoint.safetensors_file import is_safetensors, read_safetensors
 from slowfast.checkpoint.sub_bn import bn_to_sub_bn_state, exact_split_stats, sub_bn_to_bn_state
 
 CHECKPOINT_TYPES = ("pytorch", "caffe2")
@@ -30,8 +32,14 @@ def read_weights(
     """Read ``path`` as a ``.pyth``-layout dict (``model_state`` and whatever else it holds).
 
     ``checkpoint_type`` is TRAIN/TEST.CHECKPOINT_TYPE: ``pytorch`` (a torch file) or ``caffe2``
-    (a ``.pkl`` of blobs, converted for the model whose state dict is ``model_state``).
+    (a ``.pkl`` of blobs, converted for the model whose state dict is ``model_state``). A
+    ``*.safetensors`` file is read as such: it always holds PyTorch names. No reader runs code
+    from the file (:mod:`slowfast.checkpoint.safe_pickle`).
     """
+    if is_safetensors(path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"checkpoint file not found: {path}")
+        return read_safetensors(path)
     if checkpoint_type == "caffe2":
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Caffe2 checkpoint file not found: {path}")

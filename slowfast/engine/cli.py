@@ -23,7 +23,7 @@ from slowfast.utils.preemption import PREEMPTED_EXIT_CODE, Preempted
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the user can fix this", printed without a traceback."""
-    from slowfast.checkpoint import CheckpointMismatchError
+    from slowfast.checkpoint import CheckpointMismatchError, UnsafeCheckpointError
     from slowfast.datasets.errors import DataError
     from slowfast.engine.trainer import TrainingError
 
@@ -33,6 +33,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         DataError,
         TrainingError,
         CheckpointMismatchError,
+        UnsafeCheckpointError,
         ChildUserError,
     )
 

@@ -30,9 +30,9 @@ def config_path(name: str) -> str:
     return os.path.join(KINETICS, name)
 
 
-def tiny_cfg(arch: str = "c2d", depth: int = 50, *opts: object):
-    """The shipped config of ``arch`` shrunk: width 8 (SlowFast 16), 8 frames (SlowFast 16 with
-    ALPHA 4), crop 32, 3 classes, no dropout, CPU. ``opts``: extra KEY VALUE overrides."""
+def tiny_opts(arch: str = "c2d", depth: int = 50, *opts: object) -> tuple[str, list[str]]:
+    """(shipped config file, KEY VALUE overrides) of :func:`tiny_cfg`, for tools that take a
+    config file and overrides."""
     slowfast = arch == "slowfast"
     base = [
         "NUM_GPUS", "0",
@@ -49,8 +49,14 @@ def tiny_cfg(arch: str = "c2d", depth: int = 50, *opts: object):
     if depth == 101:
         kernels = R101_TEMP_KERNEL["slowfast" if slowfast else "single"]
         base += ["RESNET.NUM_BLOCK_TEMP_KERNEL", kernels]
-    cfg = build_cfg([config_path(ARCH_CONFIGS[arch])], base + [str(o) for o in opts])
-    return assert_and_infer_cfg(cfg)
+    return config_path(ARCH_CONFIGS[arch]), base + [str(o) for o in opts]
+
+
+def tiny_cfg(arch: str = "c2d", depth: int = 50, *opts: object):
+    """The shipped config of ``arch`` shrunk: width 8 (SlowFast 16), 8 frames (SlowFast 16 with
+    ALPHA 4), crop 32, 3 classes, no dropout, CPU. ``opts``: extra KEY VALUE overrides."""
+    path, overrides = tiny_opts(arch, depth, *opts)
+    return assert_and_infer_cfg(build_cfg([path], overrides))
 
 
 def clip_inputs(cfg, batch: int = 2, frames: int | None = None, crop: int | None = None):

@@ -137,7 +137,9 @@ def run(spec: dict) -> dict:
     module_file = sys.modules[type(model).__module__].__file__
     loaded = None
     if spec.get("state_in"):
-        model.load_state_dict(torch.load(spec["state_in"], map_location="cpu"), strict=True)
+        model.load_state_dict(
+            torch.load(spec["state_in"], map_location="cpu", weights_only=True), strict=True
+        )
         loaded = spec["state_in"]
     if spec.get("state_out"):
         torch.save(model.state_dict(), spec["state_out"])
