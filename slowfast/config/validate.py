@@ -13,7 +13,6 @@ closest allowed one.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from fvcore.common.config import CfgNode
 
 from slowfast.config.errors import ConfigError
+from slowfast.config.values import check_values, lookup
 
 # Key -> (value meaning "off", what the feature is). Anything else is a ConfigError.
 UNSUPPORTED_SWITCHES: dict[str, tuple[Any, str]] = {
@@ -86,13 +86,6 @@ class Choices:
 ChoiceTable = Mapping[str, Choices | Collection[str]]
 
 
-def _lookup(cfg: CfgNode, dotted: str) -> Any:
-    node = cfg
-    for part in dotted.split("."):
-        node = node[part]
-    return node
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return list(a) == list(b)
@@ -123,7 +116,7 @@ def validate_cfg(cfg: CfgNode, choices: ChoiceTable) -> CfgNode:
     the same cfg (not frozen: freezing is the caller's decision).
     """
     for key, (off, what) in UNSUPPORTED_SWITCHES.items():
-        value = _lookup(cfg, key)
+        value = lookup(cfg, key)
         _need(
             _same(value, off),
             key,
@@ -131,7 +124,8 @@ def validate_cfg(cfg: CfgNode, choices: ChoiceTable) -> CfgNode:
             f"set it to {off!r} (got {value!r})",
         )
     for key, allowed in choices.items():
-        check_choice(key, _lookup(cfg, key), allowed)
+        check_choice(key, lookup(cfg, key), allowed)
+    check_values(cfg)
     _check_processes(cfg)
     _check_model(cfg)
     _check_data(cfg)
@@ -164,8 +158,6 @@ def _need(cond: bool, key: str, msg: str) -> None:
 
 
 def _check_processes(cfg: CfgNode) -> None:
-    _need(cfg.NUM_GPUS >= 0, "NUM_GPUS", f"must be >= 0, got {cfg.NUM_GPUS}")
-    _need(cfg.NUM_SHARDS >= 1, "NUM_SHARDS", f"must be >= 1, got {cfg.NUM_SHARDS}")
     _need(
         0 <= cfg.SHARD_ID < cfg.NUM_SHARDS,
         "SHARD_ID",
@@ -174,7 +166,7 @@ def _check_processes(cfg: CfgNode) -> None:
     procs = max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS
     for split in ("TRAIN", "TEST"):
         bs = cfg[split].BATCH_SIZE
-        _need(bs > 0, f"{split}.BATCH_SIZE", f"must be positive, got {bs}")
+        _need(isinstance(bs, int) and bs > 0, f"{split}.BATCH_SIZE", f"must be positive, got {bs}")
         _need(
             bs % procs == 0,
             f"{split}.BATCH_SIZE",
@@ -190,10 +182,6 @@ def _check_processes(cfg: CfgNode) -> None:
 
 
 def _check_model(cfg: CfgNode) -> None:
-    if cfg.BN.USE_PRECISE_STATS:
-        _need(cfg.BN.NUM_BATCHES_PRECISE >= 0, "BN.NUM_BATCHES_PRECISE", "must be >= 0")
-    _need(cfg.RESNET.NUM_GROUPS > 0, "RESNET.NUM_GROUPS", "must be positive")
-    _need(cfg.RESNET.WIDTH_PER_GROUP > 0, "RESNET.WIDTH_PER_GROUP", "must be positive")
     _need(
         cfg.RESNET.WIDTH_PER_GROUP % cfg.RESNET.NUM_GROUPS == 0,
         "RESNET.WIDTH_PER_GROUP",
@@ -222,9 +210,6 @@ def _check_model(cfg: CfgNode) -> None:
 
 def _check_data(cfg: CfgNode) -> None:
     data = cfg.DATA
-    _need(data.NUM_FRAMES > 0, "DATA.NUM_FRAMES", "must be positive")
-    _need(data.CLIPS_PER_DECODE >= 1, "DATA.CLIPS_PER_DECODE", "must be >= 1")
-    _need(data.SAMPLING_RATE > 0, "DATA.SAMPLING_RATE", "must be positive")
     _need(
         len(data.TRAIN_JITTER_SCALES) == 2
         and data.TRAIN_JITTER_SCALES[0] <= data.TRAIN_JITTER_SCALES[1],
@@ -235,11 +220,6 @@ def _check_data(cfg: CfgNode) -> None:
         cfg.TEST.NUM_SPATIAL_CROPS in (1, 3),
         "TEST.NUM_SPATIAL_CROPS",
         f"must be 1 or 3, got {cfg.TEST.NUM_SPATIAL_CROPS}",
-    )
-    _need(
-        cfg.TEST.NUM_ENSEMBLE_VIEWS >= 1,
-        "TEST.NUM_ENSEMBLE_VIEWS",
-        f"must be >= 1, got {cfg.TEST.NUM_ENSEMBLE_VIEWS}",
     )
     _need(
         data.ENSEMBLE_METHOD in ("sum", "max"),
@@ -305,13 +285,3 @@ def _check_solver(cfg: CfgNode) -> None:
         solver.WARMUP_START_LR *= cfg.NUM_SHARDS
         solver.COSINE_END_LR *= cfg.NUM_SHARDS
         solver.BASE_LR_SCALE_NUM_SHARDS = False
-    _need(
-        cfg.MULTIGRID.EPOCH_FACTOR > 0,
-        "MULTIGRID.EPOCH_FACTOR",
-        f"must be positive, got {cfg.MULTIGRID.EPOCH_FACTOR}",
-    )
-    _need(
-        not math.isnan(float(solver.BASE_LR)) and solver.BASE_LR >= 0,
-        "SOLVER.BASE_LR",
-        f"must be a non-negative number, got {solver.BASE_LR}",
-    )

@@ -12,12 +12,14 @@ from __future__ import annotations
 from fvcore.common.config import CfgNode
 
 from slowfast.config.validate import Choices, validate_cfg
+from slowfast.config.values import warn_suspicious
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.decoder import DECODER_REGISTRY
 from slowfast.engine.losses import LOSS_REGISTRY
 from slowfast.models.build import EXTRA_MODULES_ENV, MODEL_REGISTRY, import_extra_modules
 from slowfast.models.norm import NORM_REGISTRY
 from slowfast.models.resnet_helper import TRANS_FUNC_REGISTRY
+from slowfast.multigrid.builder import build_schedule
 from slowfast.utils.lr_policy import LR_POLICY_REGISTRY
 from slowfast.utils.optimizer import OPTIMIZER_REGISTRY
 
@@ -46,10 +48,19 @@ def allowed_choices() -> dict[str, Choices]:
     }
 
 
-def check_cfg(cfg: CfgNode, freeze: bool = True) -> CfgNode:
+def check_cfg(cfg: CfgNode, freeze: bool = True, warn: bool = True) -> CfgNode:
     """Validate ``cfg`` in one pass against :func:`allowed_choices` and (by default) freeze it;
-    returns the same cfg. Raises :class:`~slowfast.config.ConfigError` naming the key at fault."""
+    returns the same cfg. Raises :class:`~slowfast.config.ConfigError` naming the key at fault.
+
+    A multigrid config also has its schedule built once, so that what the schedule cannot
+    honour stops here too (``--dry-run`` included). With ``warn``, each legal but suspicious
+    value is logged as one warning line (:func:`slowfast.config.values.suspicious`).
+    """
     validate_cfg(cfg, allowed_choices())
+    if cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE:
+        build_schedule(cfg)
+    if warn:
+        warn_suspicious(cfg)
     if freeze:
         cfg.freeze()
     return cfg

@@ -62,7 +62,7 @@ def _match_world_size(cfg: CfgNode) -> CfgNode:
         cfg = cfg.clone()
         cfg.defrost()
         cfg.NUM_SHARDS = world // per_node
-        check_cfg(cfg)
+        check_cfg(cfg, warn=False)  # warned once already, at the entry point
     return cfg
 
 
