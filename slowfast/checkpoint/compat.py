@@ -1,6 +1,8 @@
-"""PySlowFast's ``save_checkpoint`` / ``load_checkpoint`` signatures, each a one-off
+"""PySlowFast's ``save_checkpoint`` / ``load_checkpoint`` / ``load_train_checkpoint`` /
+``load_test_checkpoint`` signatures, each over a one-off
 :class:`~slowfast.checkpoint.checkpointer.Checkpointer`, for code written against PySlowFast's
-``slowfast/utils/checkpoint.py`` and for one-line saves and loads in tests and tools."""
+``slowfast/utils/checkpoint.py`` (also importable under that name) and for one-line saves and
+loads in tests and tools."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from torch import nn
 from slowfast.checkpoint.checkpointables import RNGState
 from slowfast.checkpoint.checkpointer import Checkpointer
 from slowfast.checkpoint.paths import get_checkpoint_dir
+from slowfast.checkpoint.startup import build_checkpointer, load_test_weights, resume_or_load
 from slowfast.utils.distributed import unwrap
 
 
@@ -72,3 +75,25 @@ def load_checkpoint(
         epoch_reset=epoch_reset,
     )
     return int(extras.get("epoch", -1))
+
+
+def load_train_checkpoint(
+    cfg: CfgNode, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any = None
+) -> int:
+    """Initialise training by the TRAIN keys (auto-resume from OUTPUT_DIR, else
+    TRAIN.CHECKPOINT_FILE_PATH, else nothing); returns the 0-based epoch to start at.
+
+    A mid-epoch file resumes at the start of its epoch here, as in PySlowFast (this project's
+    own loop continues inside the epoch: :func:`~slowfast.checkpoint.startup.resume_or_load`).
+    """
+    checkpointables: dict[str, Any] = {"optimizer": optimizer}
+    if scaler is not None:
+        checkpointables["scaler"] = scaler
+    checkpointer = build_checkpointer(cfg, unwrap(model), **checkpointables)
+    return resume_or_load(cfg, checkpointer)[0]
+
+
+def load_test_checkpoint(cfg: CfgNode, model: nn.Module) -> None:
+    """Load the weights to test in PySlowFast's order (TEST.CHECKPOINT_FILE_PATH, the newest
+    checkpoint in OUTPUT_DIR, TRAIN.CHECKPOINT_FILE_PATH, else none)."""
+    load_test_weights(cfg, unwrap(model))

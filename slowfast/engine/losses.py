@@ -48,3 +48,20 @@ def get_loss_func(name: str) -> LossFn:
             f"MODEL.LOSS_FUNC: unknown loss {name!r}; choose from {LOSS_REGISTRY.names()}"
         )
     return LOSS_REGISTRY.get(name)
+
+
+def loss_constructor(name: str) -> Callable[..., LossFn]:
+    """PySlowFast's ``get_loss_func(name)``: a constructor called as ``(reduction="mean")`` that
+    returns the loss. The registered losses average over the batch, so only ``"mean"`` is
+    accepted (ValueError otherwise)."""
+    loss = get_loss_func(name)
+
+    def construct(reduction: str = "mean") -> LossFn:
+        if reduction != "mean":
+            raise ValueError(
+                f"loss {name!r}: reduction {reduction!r} is not available; the registered "
+                "losses average over the batch (reduction='mean')"
+            )
+        return loss
+
+    return construct

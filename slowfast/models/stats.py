@@ -78,8 +78,12 @@ def gflops(model: nn.Module, cfg: CfgNode, mode: str = "train") -> float:
     return total / 1e9
 
 
-def log_model_info(model: nn.Module, cfg: CfgNode) -> dict[str, float]:
-    """Log the parameter count and GFLOPs at the train and test shapes; returns them."""
+def log_model_info(
+    model: nn.Module, cfg: CfgNode, use_train_input: bool = True
+) -> dict[str, float]:
+    """Log the parameter count and GFLOPs at the train and test shapes; returns them.
+    ``use_train_input`` is PySlowFast's argument, accepted for its callers: both shapes are
+    logged whatever it says."""
     model = getattr(model, "module", model)
     info = {
         "params": float(params_count(model)),

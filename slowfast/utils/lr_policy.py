@@ -139,6 +139,11 @@ def get_lr_at_epoch(cfg: CfgNode, cur_epoch: float) -> float:
     return policy(cfg, cur_epoch)
 
 
+def get_epoch_lr(cur_epoch: float, cfg: CfgNode) -> float:
+    """:func:`get_lr_at_epoch` with PySlowFast's ``models/optimizer.py`` argument order."""
+    return get_lr_at_epoch(cfg, cur_epoch)
+
+
 def set_lr(optimizer: torch.optim.Optimizer, new_lr: float) -> None:
     """Write ``new_lr`` into every param group, times the group's optional ``lr_scale``."""
     for group in optimizer.param_groups:
