@@ -192,10 +192,12 @@ def test_resume_inside_the_schedule_matches_uninterrupted_run(datasets, mg_run, 
         seed_everything(base.RNG_SEED)
         cfg, schedule = build_multigrid_schedule(base)
         hooks = default_hooks(cfg, schedule) + ([StopAfter()] if stop else [])
+        stopped = False
         try:
             Trainer(cfg, hooks=hooks).train()
         except Stop:
-            pass
+            stopped = True
+        assert stopped == stop  # the first run did stop after epoch 4; the second ran through
     # The stop falls inside a phase and inside its short cycle, not at a boundary.
     plan = IterationPlan(build_schedule(init_cfg(base)), 40)
     stop_at = plan.epoch_starts[4]

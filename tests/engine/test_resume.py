@@ -121,12 +121,15 @@ def test_sigkill_mid_epoch_then_rerun_finishes(datasets, tmp_path):
     log = out / "stdout.log"
     deadline = time.time() + 240
     # Kill once epoch 2 is under way (epoch 1's checkpoint written, epoch 2 not finished).
-    while time.time() < deadline:
+    while True:
         text = log.read_text() if log.exists() else ""
         if "checkpoint_epoch_00001.pyth" in text and '"epoch": 2,' in text:
             break
         if proc.poll() is not None:
             pytest.fail("the run ended before it could be killed")
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("epoch 2 did not start within 240 s")
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

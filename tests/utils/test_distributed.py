@@ -11,6 +11,9 @@ from slowfast.config.defaults import get_cfg
 from slowfast.utils import distributed as du
 from slowfast.utils.job import launch_job
 
+# The longest any wait in these tests may take (generous: the machine may be busy).
+WAIT_S = 300
+
 
 def _collectives(cfg):
     cfg.NUM_GPUS = 0  # what the job uses as its device: the CPU here
@@ -138,7 +141,10 @@ def _waits_for_preemption(cfg):
         du.synchronize()
         with open(os.path.join(cfg.OUTPUT_DIR, f"ready{du.get_rank()}"), "w"):
             pass
+        deadline = time.monotonic() + WAIT_S
         while not watcher.requested:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rank {du.get_rank()}: no signal forwarded in {WAIT_S} s")
             time.sleep(0.05)  # the parent forwards the signal
     du.synchronize()
     raise Preempted(f"rank {du.get_rank()} stopped by {watcher.received.name}")
@@ -152,7 +158,12 @@ def test_parent_forwards_sigterm_to_spawned_children(tmp_path):
     cfg = _two_proc_cfg(tmp_path)
 
     def signal_when_ready():
+        # Past the deadline the signal goes anyway: the children then stop, and the checks
+        # below say what went wrong, instead of the test waiting for ever.
+        deadline = time.monotonic() + WAIT_S
         while not all((tmp_path / f"ready{r}").exists() for r in (0, 1)):
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGTERM)
 
