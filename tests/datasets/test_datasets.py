@@ -67,6 +67,18 @@ def test_kinetics_test_split_orders_clips_by_video_then_view(kinetics_cfg):
     # Crops 0, 1, 2 of a temporal view are the left, centre and right of the same frames.
     left, centre, right = (items[i][0][1] for i in range(3))
     assert not torch.equal(left, right)
+
+    def offset(a, b):
+        """The column offset of crop ``b`` in the frame of crop ``a`` (same rows, same frames)
+        where their common columns are equal, or None."""
+        width = a.shape[-1]
+        return next(
+            (d for d in range(1, width) if torch.equal(a[..., d:], b[..., : width - d])), None
+        )
+
+    to_centre, to_right = offset(left, centre), offset(left, right)
+    assert to_centre is not None and to_right is not None, (to_centre, to_right)
+    assert abs(to_right - 2 * to_centre) <= 1  # the centre crop half-way between the two
     # Both temporal views decoded once: the second view comes from the cache.
     assert list(dataset._test_cache) == [0, 1]
 

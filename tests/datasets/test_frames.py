@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from slowfast.datasets import frames
 from slowfast.datasets.errors import DataError
 from slowfast.datasets.frames import FrameListReader, load_image
 from slowfast.datasets.transform import resize_short_side
@@ -23,32 +24,44 @@ def ramp_image(height: int, width: int, shift: int = 0) -> np.ndarray:
 @pytest.mark.parametrize(
     "size, short_side, reduced",
     [
-        ((240, 320), 64, (60, 80)),
+        ((240, 320), 64, (120, 160)),  # 240 < 4 x 64: only the 2x reduction keeps 64
         ((240, 320), 112, (120, 160)),
+        ((256, 320), 64, (64, 80)),
         ((256, 341), 32, (32, 43)),
         ((240, 320), 160, None),
         ((240, 320), 300, None),
     ],
 )
-def test_reduced_jpeg_decoding_gives_the_full_decodes_size(tmp_path, size, short_side, reduced):
+def test_reduced_jpeg_decoding_gives_the_full_decodes_size(
+    tmp_path, monkeypatch, size, short_side, reduced
+):
     path = str(tmp_path / "frame.jpg")
     cv2.imwrite(path, ramp_image(*size), [cv2.IMWRITE_JPEG_QUALITY, 95])
     full = load_image(path)
     expected = resize_short_side(full[None], short_side)[0]
+    # Watch the decode load_image itself runs: its flag and the size libjpeg gave back.
+    decodes = []
+
+    def watched(data, flag):
+        image = real_imdecode(data, flag)
+        decodes.append((flag, image.shape[:2]))
+        return image
+
+    real_imdecode = cv2.imdecode
+    monkeypatch.setattr(frames.cv2, "imdecode", watched)
     got = load_image(path, short_side)
+    monkeypatch.undo()
     assert got.shape == expected.shape
     assert min(got.shape[:2]) == short_side
     # The libjpeg reduction happened exactly when the short side allows 2x or more.
     flag = {
-        None: None,
+        None: cv2.IMREAD_COLOR,
         2: cv2.IMREAD_REDUCED_COLOR_2,
         4: cv2.IMREAD_REDUCED_COLOR_4,
         8: cv2.IMREAD_REDUCED_COLOR_8,
     }
-    if reduced is not None:
-        factor = size[0] // reduced[0]
-        raw = cv2.imdecode(np.fromfile(path, np.uint8), flag[factor])
-        assert raw.shape[:2] == reduced
+    factor = None if reduced is None else size[0] // reduced[0]
+    assert decodes == [(flag[factor], reduced or size)]
     diff = np.abs(got.astype(int) - expected.astype(int))
     assert diff.mean() < 3.0, diff.mean()  # same content, other filter
 

@@ -42,8 +42,14 @@ def test_reencode_keeps_frames_and_sets_the_keyframe_interval(tmp_path):
     with open_video(dst) as reader:
         assert (reader.num_frames, reader.fps) == (100, 30.0)
         frames = reader.read([0, 37, 99])
-        # A clip in the middle now decodes from the keyframe at most 9 frames before it.
-        reader.read(list(range(60, 68)))
+        # A clip in the middle now decodes from the keyframe at most 9 frames before it...
+        before = reader.frames_decoded
+        assert numbers_of(reader.read(list(range(63, 71)))) == list(range(63, 71))
+        after_reencode = reader.frames_decoded - before
+    with open_video(src) as reader:  # ... where the source decoded from its only keyframe
+        reader.read(list(range(63, 71)))
+        from_source = reader.frames_decoded
+    assert 8 <= after_reencode <= 8 + 9 < from_source, (after_reencode, from_source)
     assert frames.shape == (3, 24, 32, 3)
     assert numbers_of(frames) == [0, 37, 99]
     assert not os.path.exists(dst + ".part")

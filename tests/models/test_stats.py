@@ -64,9 +64,14 @@ def test_gflops_counts_one_clip_at_the_train_and_test_shapes(arch):
 
 
 def test_params_count_and_log_model_info(caplog):
+    # Counted by hand: conv 4x3x1x3x3 = 108 (no bias), BN 2 x 4, linear 3x4 + 3; the frozen
+    # linear counts too (2x2 + 2), BN buffers do not.
+    frozen = nn.Linear(2, 2).requires_grad_(False)
+    hand = nn.Sequential(nn.Conv3d(3, 4, (1, 3, 3), bias=False), nn.BatchNorm3d(4))
+    hand.append(nn.Linear(4, 3)).append(frozen)
+    assert params_count(hand) == 108 + 8 + 15 + 6
     cfg = tiny_cfg("c2d", 50)
     model = build_model(cfg)
-    assert params_count(model) == sum(p.numel() for p in model.parameters()) > 0
     logger = logging.getLogger("slowfast")
     logger.addHandler(caplog.handler)
     caplog.set_level(logging.INFO, logger="slowfast")

@@ -87,18 +87,34 @@ def test_adam_adamw_and_errors():
         construct_optimizer(Tiny(), cfg)
 
 
-def test_state_survives_in_place_module_swap():
-    """Replacing a norm module but keeping its Parameters keeps optimizer state attached."""
+def test_optimizer_state_survives_our_norm_conversion():
+    """convert_norm (a multigrid phase change) swaps norm layers in place: the optimizer built
+    before it keeps its groups and momentum, and the next step moves the swapped layers' weights
+    exactly as an unconverted model's (a sub-BN layer computes plain BN's output in eval mode
+    and trains the same parameters)."""
+    from slowfast.models.norm import SubBatchNorm3d, convert_norm
+
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4))
+    model = nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4))
+    model.load_state_dict(plain.state_dict())
     cfg = get_cfg()
-    model = Tiny()
-    opt = construct_optimizer(model, cfg)
-    model.bn.weight.grad = torch.ones(4)
-    opt.step()
-    old = model.bn
-    new = nn.BatchNorm3d(4)
-    new.weight, new.bias = old.weight, old.bias
-    model.bn = new
-    assert "momentum_buffer" in opt.state[model.bn.weight]
+    opts = [construct_optimizer(m, cfg) for m in (plain, model)]
+    x = torch.randn(4, 3, 2, 3, 3)
+    for m, opt in zip((plain, model), opts):
+        m(x).square().mean().backward()
+        opt.step()
+        opt.zero_grad()
+    weight = model[1].weight
+    cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS = "sub_batchnorm", 1
+    convert_norm(model, cfg)
+    assert isinstance(model[1], SubBatchNorm3d) and model[1].weight is weight
+    assert "momentum_buffer" in opts[1].state[weight]  # the state is still attached
+    for m, opt in zip((plain, model), opts):
+        m(x).square().mean().backward()
+        opt.step()
+    for a, b in zip(plain.parameters(), model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_clip_gradients():
