@@ -4,6 +4,7 @@ no config involved, and the same items as the config-built dataset."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -75,3 +76,31 @@ def test_packing_matches_pyslowfast_packing(kinetics_cfg):
     packed, reference = Packing(alpha=4)(clip), pack_pathway_output(cfg, clip)
     assert all(torch.equal(x, y) for x, y in zip(packed, reference))
     assert torch.equal(Packing(None, reverse_channels=True)(clip)[0], clip.flip(0))
+
+
+def test_multiview_clips_decode_each_video_once_and_keep_two(kinetics_cfg, monkeypatch):
+    """Views of one video share one decode; the per-process cache keeps the last two videos;
+    one spatial crop is the centre crop of the three."""
+    cfg = kinetics_cfg()
+    # The training split's 8 videos, read as test videos: more than the cache keeps.
+    records, _ = Kinetics.read_annotations("train", AnnotationSource.from_cfg(cfg))
+    options = DatasetOptions(
+        num_classes=4, num_frames=4, sampling_rate=1, train_crop_size=16, jitter_scales=(16, 20),
+        test_crop_size=16, num_spatial_crops=3,
+    )  # fmt: skip
+    three = VideoDataset(records, "test", ClipSampler("clip", 2), options)
+    opened = []
+    real_open = three._open
+    monkeypatch.setattr(
+        three, "_open", lambda record: opened.append(record.name) or real_open(record)
+    )
+    for index in range(2 * three.num_views):  # every view of the first two videos, in order
+        three[index]
+    assert opened == [records[0].name, records[1].name]
+    three[2 * three.num_views]  # a third video evicts the first
+    assert list(three._test_cache) == [1, 2]
+    centre = three[1][0][0]  # view 0, crop 1
+    one = VideoDataset(
+        records, "test", ClipSampler("clip", 2), replace(options, num_spatial_crops=1)
+    )
+    assert one.num_views == 2 and torch.equal(one[0][0][0], centre)
