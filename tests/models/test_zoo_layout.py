@@ -1,8 +1,9 @@
 """The full-size zoo: parameter counts and state-dict layouts equal PySlowFast's.
 
-The fixture was written by building PySlowFast's own model builder side by side with the
-equivalent PySlowFast config (see its "pyslowfast_config" / "overrides" fields); models here are
-built on the meta device, so nothing is allocated or run.
+The fixture holds what PySlowFast's own model builder gives for the equivalent PySlowFast config
+(its "pyslowfast_config" / "overrides" fields); ``tools/regenerate_fixtures.py --pyslowfast
+/path/to/SlowFast layouts`` recomputes it. Models here are built on the meta device, so nothing
+is allocated or run.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ def test_full_size_parameter_counts_match_published(name, millions):
 
 
 def _cases():
+    """(fixture key, our config, overrides): ``NAME`` is our ``NAME.yaml`` (whatever PySlowFast
+    config built it); ``NAME+variant`` adds the overrides PySlowFast's model was built with."""
     out = []
-    for key in sorted(_reference()):
+    for key, ref in sorted(_reference().items()):
         name, _, variant = key.partition("+")
-        opts = ("BN.NORM_TYPE", "sub_batchnorm", "BN.NUM_SPLITS", "4") if variant else ()
-        out.append((key, name + ".yaml", opts))
+        out.append((key, name + ".yaml", tuple(ref["overrides"]) if variant else ()))
     return out
 
 

@@ -3,11 +3,14 @@ order, with our weights loaded strictly into the other model.
 
 The real PySlowFast cannot be shipped here, so the tests build a stand-in checkout with its
 package layout and API (get_cfg / assert_and_infer_cfg, MODEL_REGISTRY, video_model_builder
-importing pytorchvideo) whose model has exactly our model's parameter names and shapes.
+importing pytorchvideo) whose model has the parameter names and shapes that PySlowFast's own
+builder gives this config (the ``C2D_8x8_R50+width4`` entry of the models' PySlowFast fixture,
+made by tools/regenerate_fixtures.py), so "our weights loaded strictly" is a real check.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -18,10 +21,10 @@ import pytest
 
 from sftools.compare import _parser, format_report, main, run_compare
 from slowfast.config.errors import ConfigError
-from slowfast.models import build_model
-from tests.models.tiny import ROOT, config_path, tiny_cfg
+from tests.models.tiny import ROOT, config_path
 
 OPTS = ["RESNET.WIDTH_PER_GROUP", "4", "MODEL.NUM_CLASSES", "3", "DATA.NUM_FRAMES", "4"]
+LAYOUTS = os.path.join(ROOT, "tests", "models", "fixtures", "pyslowfast_state_layouts.json.gz")
 
 FAKE_DEFAULTS = """
 from fvcore.common.config import CfgNode
@@ -97,9 +100,12 @@ def fake_pyslowfast(tmp_path):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    ours = build_model(tiny_cfg("c2d", 50, *OPTS))
-    params = {n for n, _ in ours.named_parameters()}
-    layout = {n: [list(t.shape), n in params] for n, t in ours.state_dict().items()}
+    with gzip.open(LAYOUTS, "rt") as f:
+        reference = json.load(f)["models"]["C2D_8x8_R50+width4"]
+    assert reference["overrides"] == OPTS
+    # Which entries are parameters (not buffers): BN running stats and counters are buffers.
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    layout = {n: [shape, not n.endswith(buffers)] for n, shape in reference["state"]}
     (root / "slowfast/models/layout.json").write_text(json.dumps(layout))
     return root
 

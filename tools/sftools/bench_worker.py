@@ -20,54 +20,10 @@ leaves CPU operations in float32, and has no layout option, so its steps run in 
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.machinery
 import json
 import statistics
 import sys
 import time
-import types
-
-# Optional dependencies of PySlowFast's package that its video models never use. When one is not
-# installed, an empty stand-in module is imported instead; any class taken from it fails if built.
-OPTIONAL_ROOTS = (
-    "pytorchvideo",
-    "detectron2",
-    "psutil",
-    "torchvision",
-    "scipy",
-    "pandas",
-    "sklearn",
-)
-
-
-class _Unavailable:
-    def __init__(self, *args, **kwargs):
-        raise RuntimeError(f"{type(self).__name__}: an optional dependency that is not installed")
-
-
-class _StandInModule(types.ModuleType):
-    __path__: list[str] = []
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return type(name, (_Unavailable,), {})
-
-
-class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Placed last on ``sys.meta_path``: only modules no other finder provides are stood in for."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in OPTIONAL_ROOTS:
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        return _StandInModule(spec.name)
-
-    def exec_module(self, module):
-        pass
 
 
 def _build_ours(spec: dict):
@@ -87,9 +43,10 @@ def _build_ours(spec: dict):
 
 def _build_pyslowfast(spec: dict):
     """(cfg, model, autocast dtype, memory format) as PySlowFast's trainer runs on the CPU."""
+    import standins  # beside this script: empty modules for PySlowFast's optional imports
     import torch
 
-    sys.meta_path.append(_StandInFinder())
+    standins.install()
     import slowfast.models.video_model_builder  # noqa: F401  (registers ResNet and SlowFast)
     from slowfast.config.defaults import assert_and_infer_cfg, get_cfg
     from slowfast.models.build import MODEL_REGISTRY
@@ -187,6 +144,9 @@ def run(spec: dict) -> dict:
 
 if __name__ == "__main__":
     # Run as a script, this file's folder is sys.path[0]; drop it so that no module beside it
-    # shadows a top-level name (the PYTHONPATH the caller set comes next).
+    # shadows a top-level name (the PYTHONPATH the caller set comes next), once the one module
+    # needed from beside it is imported.
+    import standins  # noqa: F401  (PySlowFast's optional imports, installed when it is built)
+
     sys.path.pop(0)
     print("RESULT " + json.dumps(run(json.loads(sys.argv[1]))), flush=True)
