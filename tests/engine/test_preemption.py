@@ -222,3 +222,32 @@ def test_a_trainer_without_the_default_hooks_resumes_mid_epoch(datasets, tmp_pat
     # Stopped after the step of iteration 3 (4 done); the rest of epoch 1, then epoch 2.
     assert (resumed.start_epoch, resumed.start_iter) == (0, 4)
     assert resumed.iter == 2 * len(resumed.train_loader)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(datasets, tmp_path_factory):
+    """OUTPUT_DIR of a plain run loading in the main process (no workers)."""
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    _train(_cfg(datasets["kinetics"], out, *PLAIN, "DATA_LOADER.NUM_WORKERS", "0"))
+    return out
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_resume_with_any_number_of_loader_workers_equals_the_uninterrupted_run(
+    datasets, tmp_path, uninterrupted, workers
+):
+    """Stopped mid-epoch and at an epoch boundary, resumed with 0, 1 or 2 loader workers: the
+    same steps and bit for bit the weights of a run that loaded everything in the main process
+    and was never stopped."""
+    info = datasets["kinetics"]
+    out = tmp_path / "part"
+    opts = (*PLAIN, "DATA_LOADER.NUM_WORKERS", str(workers))
+    assert _train(_cfg(info, out, *opts), SignalAt(8)) is not None
+    assert _train(_cfg(info, out, *opts), SignalAt(11)) is not None
+    assert _train(_cfg(info, out, *opts)) is None
+    # Stopped inside epoch 2, then after its last step (the epoch boundary).
+    assert [(r["epoch"], r["iter"]) for r in records(out, "preempted")] == [(2, 3), (2, 6)]
+    log = (out / "stdout.log").read_text()
+    assert "Continuing epoch 2 at iteration 4 of 6" in log
+    assert _iters(out) == _iters(uninterrupted)
+    _assert_same_state(uninterrupted, out)
