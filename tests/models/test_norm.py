@@ -8,13 +8,8 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 
 from slowfast.models import build_model
-from slowfast.models.norm import (
-    SubBatchNorm3d,
-    SyncBatchNorm3d,
-    aggregate_sub_bn_stats,
-    convert_norm,
-    get_norm,
-)
+from slowfast.models.norm import SubBatchNorm3d, aggregate_sub_bn_stats, convert_norm, get_norm
+from slowfast.models.sync_bn import SyncBatchNorm3d  # the module under test, by its own path
 
 from .tiny import clip_inputs, tiny_cfg
 
