@@ -126,9 +126,9 @@ _C.NONLOCAL.POOL = [
 # Model
 # ---------------------------------------------------------------------------------------------
 _C.MODEL = CfgNode()
-# "c2d", "i3d", "slow" (single pathway) or "slowfast".
+# "c2d", "i3d", "slow", "x3d", "mvit" (single pathway) or "slowfast".
 _C.MODEL.ARCH = "slowfast"
-# Registry name of the model class: "ResNet", "SlowFast", or a user's own registered model.
+# Registry name of the model class: "ResNet", "SlowFast", "X3D", "MViT", or a user's own.
 _C.MODEL.MODEL_NAME = "SlowFast"
 _C.MODEL.NUM_CLASSES = 400
 # "cross_entropy" or "bce_logit" (multi-label).
@@ -150,6 +150,93 @@ _C.MODEL.FP16_ALLREDUCE = False
 # oneDNN, no change for the small demo network), on CUDA the default layout (PySlowFast's) until
 # tools/gpu_check.py has measured it. See BENCHMARKS.md.
 _C.MODEL.CHANNELS_LAST = None
+
+# ---------------------------------------------------------------------------------------------
+# X3D (MODEL.ARCH x3d, MODEL.MODEL_NAME X3D): Feichtenhofer, "X3D: Expanding Architectures for
+# Efficient Video Recognition", CVPR 2020. PySlowFast's keys and defaults.
+# ---------------------------------------------------------------------------------------------
+_C.X3D = CfgNode()
+# Width multiplier of every stage (gamma_w).
+_C.X3D.WIDTH_FACTOR = 1.0
+# Depth multiplier: blocks per stage are ceil(DEPTH_FACTOR x [1, 2, 5, 3]) (gamma_d).
+_C.X3D.DEPTH_FACTOR = 1.0
+# Inner width of a block = BOTTLENECK_FACTOR x its output width (gamma_b).
+_C.X3D.BOTTLENECK_FACTOR = 1.0
+# Width of the head's last layer (lin_5).
+_C.X3D.DIM_C5 = 2048
+# Width of conv1 (before WIDTH_FACTOR).
+_C.X3D.DIM_C1 = 12
+# Whether res2 is twice conv1's width (else the same).
+_C.X3D.SCALE_RES2 = False
+# A norm after lin_5.
+_C.X3D.BN_LIN5 = False
+# Depthwise (channel-wise) 3x3x3 convolutions in the blocks (else RESNET.NUM_GROUPS groups).
+_C.X3D.CHANNELWISE_3x3x3 = True
+
+# ---------------------------------------------------------------------------------------------
+# MViT (MODEL.ARCH mvit, MODEL.MODEL_NAME MViT): Fan et al., "Multiscale Vision Transformers",
+# ICCV 2021 (v1) and Li et al., "MViTv2", CVPR 2022. PySlowFast's keys and defaults.
+# ---------------------------------------------------------------------------------------------
+_C.MVIT = CfgNode()
+# Pooling of the attention's Q, K, V: "conv" (depthwise conv + LayerNorm), "avg" or "max".
+_C.MVIT.MODE = "conv"
+# Pool before the Q/K/V projections (v1 option).
+_C.MVIT.POOL_FIRST = False
+# A class token (its output feeds the head unless USE_MEAN_POOLING).
+_C.MVIT.CLS_EMBED_ON = True
+# Patch embedding convolution: kernel, stride, padding (T, H, W).
+_C.MVIT.PATCH_KERNEL = [3, 7, 7]
+_C.MVIT.PATCH_STRIDE = [2, 4, 4]
+_C.MVIT.PATCH_PADDING = [2, 4, 4]
+# A 2-D patch embedding (images).
+_C.MVIT.PATCH_2D = False
+_C.MVIT.EMBED_DIM = 96
+_C.MVIT.NUM_HEADS = 1
+_C.MVIT.MLP_RATIO = 4.0
+_C.MVIT.QKV_BIAS = True
+# Stochastic depth: the rate grows linearly from 0 at the first block to this at the last.
+_C.MVIT.DROPPATH_RATE = 0.1
+_C.MVIT.LAYER_SCALE_INIT_VALUE = 0.0
+# Number of transformer blocks.
+_C.MVIT.DEPTH = 16
+_C.MVIT.NORM = "layernorm"
+# [block, factor] pairs: the width (heads) is multiplied by factor from that block on.
+_C.MVIT.DIM_MUL = []
+_C.MVIT.HEAD_MUL = []
+# [block, t, h, w] pooling strides of K/V and of Q (Q strides shrink the token grid).
+_C.MVIT.POOL_KV_STRIDE = []
+# A K/V stride at block 0 divided by every Q stride after it (fills POOL_KV_STRIDE).
+_C.MVIT.POOL_KV_STRIDE_ADAPTIVE = None
+_C.MVIT.POOL_Q_STRIDE = []
+# The pooling kernel of Q, K and V (None: stride + 1 where the stride is > 1).
+_C.MVIT.POOL_KVQ_KERNEL = None
+# No weight decay on position embeddings and the class token.
+_C.MVIT.ZERO_DECAY_POS_CLS = True
+_C.MVIT.NORM_STEM = False
+# Separate spatial and temporal absolute position embeddings (v1).
+_C.MVIT.SEP_POS_EMBED = False
+_C.MVIT.DROPOUT_RATE = 0.0
+# Absolute position embeddings (v1); v2 uses the decomposed relative ones below instead.
+_C.MVIT.USE_ABS_POS = True
+_C.MVIT.REL_POS_SPATIAL = False
+_C.MVIT.REL_POS_TEMPORAL = False
+_C.MVIT.REL_POS_ZERO_INIT = False
+# v2's residual pooling connection (pooled Q added to the attention output).
+_C.MVIT.RESIDUAL_POOLING = False
+# v2: the width grows in the attention (else in the MLP).
+_C.MVIT.DIM_MUL_IN_ATT = False
+_C.MVIT.SEPARATE_QKV = False
+_C.MVIT.HEAD_INIT_SCALE = 1.0
+# Average the tokens for the head (else the class token, or norm then mean without one).
+_C.MVIT.USE_MEAN_POOLING = False
+_C.MVIT.USE_FIXED_SINCOS_POS = False
+# Reversible MViT (Mangalam et al., CVPR 2022): not in this project, accepted only when off.
+_C.MVIT.REV = CfgNode()
+_C.MVIT.REV.ENABLE = False
+_C.MVIT.REV.RESPATH_FUSE = "concat"
+_C.MVIT.REV.BUFFER_LAYERS = []
+_C.MVIT.REV.RES_PATH = "conv"
+_C.MVIT.REV.PRE_Q_FUSION = "avg"
 
 # ---------------------------------------------------------------------------------------------
 # SlowFast
@@ -345,10 +432,31 @@ _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
 # ---------------------------------------------------------------------------------------------
 _C.DETECTION = CfgNode()
 _C.DETECTION.ENABLE = False
+# The augmentation and mixup keys of PySlowFast's X3D / MViT configs, with its defaults, so that
+# those configs load; switching either on is refused until the recipe lands (docs/TRAINING.md).
 _C.AUG = CfgNode()
 _C.AUG.ENABLE = False
+_C.AUG.NUM_SAMPLE = 1
+_C.AUG.COLOR_JITTER = 0.4
+_C.AUG.AA_TYPE = "rand-m9-mstd0.5-inc1"
+_C.AUG.INTERPOLATION = "bicubic"
+_C.AUG.RE_PROB = 0.25
+_C.AUG.RE_MODE = "pixel"
+_C.AUG.RE_COUNT = 1
+_C.AUG.RE_SPLIT = False
+_C.AUG.GEN_MASK_LOADER = False
+_C.AUG.MASK_TUBE = False
+_C.AUG.MASK_FRAMES = False
+_C.AUG.MASK_WINDOW_SIZE = [8, 7, 7]
+_C.AUG.MASK_RATIO = 0.0
+_C.AUG.MAX_MASK_PATCHES_PER_BLOCK = None
 _C.MIXUP = CfgNode()
 _C.MIXUP.ENABLE = False
+_C.MIXUP.ALPHA = 0.8
+_C.MIXUP.CUTMIX_ALPHA = 1.0
+_C.MIXUP.PROB = 1.0
+_C.MIXUP.SWITCH_PROB = 0.5
+_C.MIXUP.LABEL_SMOOTH_VALUE = 0.1
 _C.MASK = CfgNode()
 _C.MASK.ENABLE = False
 _C.DEMO = CfgNode()

@@ -30,13 +30,14 @@ UNSUPPORTED_SWITCHES: dict[str, tuple[Any, str]] = {
     "MIXUP.ENABLE": (False, "mixup / cutmix"),
     "MASK.ENABLE": (False, "masked-video pre-training"),
     "DEMO.ENABLE": (False, "the webcam / video demo"),
+    "MVIT.REV.ENABLE": (False, "reversible MViT"),
+    "MVIT.PATCH_2D": (False, "2-D patch embedding (images)"),
+    "MVIT.USE_FIXED_SINCOS_POS": (False, "fixed sine-cosine position embeddings"),
     "TASK": ("", "self-supervised tasks (TASK)"),
     "BN.GLOBAL_SYNC": (False, "global sync-BN (use BN.NUM_SYNC_DEVICES)"),
     "TRAIN.KILL_LOSS_EXPLOSION_FACTOR": (0.0, "loss-explosion kill switch"),
     "TRAIN.CHECKPOINT_IN_INIT": (False, "checkpoint loading inside model init"),
     "TEST.NUM_TEMPORAL_CLIPS": ([], "per-scale temporal clip counts"),
-    "MODEL.DROPCONNECT_RATE": (0.0, "drop-connect (X3D)"),
-    "MODEL.ACT_CHECKPOINT": (False, "activation checkpointing"),
     "MODEL.DETACH_FINAL_FC": (False, "detached final FC"),
     "MODEL.FROZEN_BN": (False, "frozen BN"),
     "MODEL.FP16_ALLREDUCE": (False, "fp16 gradient all-reduce"),
@@ -115,14 +116,27 @@ def validate_cfg(cfg: CfgNode, choices: ChoiceTable) -> CfgNode:
     from it are not name-checked. Raises :class:`ConfigError` naming the key at fault; returns
     the same cfg (not frozen: freezing is the caller's decision).
     """
-    for key, (off, what) in UNSUPPORTED_SWITCHES.items():
-        value = lookup(cfg, key)
-        _need(
-            _same(value, off),
-            key,
-            f"{what} is a PySlowFast feature this project does not implement; "
-            f"set it to {off!r} (got {value!r})",
-        )
+    refused = [
+        f"{key}: {what} is a PySlowFast feature this project does not implement; "
+        f"set it to {off!r} (got {value!r})"
+        for key, (off, what) in UNSUPPORTED_SWITCHES.items()
+        if not _same(value := lookup(cfg, key), off)
+    ]
+    if refused:
+        more = f" (and {len(refused) - 1} more: {'; '.join(refused[1:])})" if refused[1:] else ""
+        raise ConfigError(refused[0] + more)
+    _need(
+        not cfg.MODEL.ACT_CHECKPOINT or cfg.MODEL.ARCH == "mvit",
+        "MODEL.ACT_CHECKPOINT",
+        f"activation checkpointing is implemented for MViT (MODEL.ARCH mvit), not for "
+        f"MODEL.ARCH {cfg.MODEL.ARCH!r}",
+    )
+    _need(
+        cfg.MODEL.DROPCONNECT_RATE == 0.0 or cfg.MODEL.ARCH == "x3d",
+        "MODEL.DROPCONNECT_RATE",
+        f"only X3D (MODEL.ARCH x3d) drops connections; got {cfg.MODEL.DROPCONNECT_RATE} for "
+        f"MODEL.ARCH {cfg.MODEL.ARCH!r}",
+    )
     for key, allowed in choices.items():
         check_choice(key, lookup(cfg, key), allowed)
     check_values(cfg)

@@ -82,6 +82,21 @@ def build_model(cfg: CfgNode) -> torch.nn.Module:
     return from_cfg(cfg) if callable(from_cfg) else entry(cfg)
 
 
+def input_multiples(cfg: CfgNode) -> tuple[int, int]:
+    """(frames, crop) multiples the model of ``cfg`` prefers its clips to be: a model class may
+    define ``input_multiples(cfg)`` (MViT: the sizes whose token grids every pooling halves
+    exactly); others take any size, (1, 1). The multigrid schedule rounds its shapes to them."""
+    import_extra_modules()
+    entry = (
+        MODEL_REGISTRY.get(cfg.MODEL.MODEL_NAME) if cfg.MODEL.MODEL_NAME in MODEL_REGISTRY else None
+    )
+    rule = getattr(entry, "input_multiples", None)
+    if not callable(rule):
+        return 1, 1
+    frames, crop = rule(cfg)
+    return int(frames), int(crop)
+
+
 def place_model(
     model: torch.nn.Module,
     where: CfgNode | torch.device | str,

@@ -1,4 +1,5 @@
-"""Layers the video models share: :class:`Conv3d` and the conv + norm pair every block uses."""
+"""Layers the video models share: :class:`Conv3d`, the conv + norm pair every block uses and
+stochastic depth (:func:`drop_path`)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,27 @@ def conv_norm(
         padding = [d * (k // 2) for k, d in zip(kernel, dilation)]
     conv = Conv3d(dim_in, dim_out, kernel, stride, padding, dilation, groups, bias=False)
     return conv, norm(dim_out)
+
+
+def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: in training, zero a residual branch for a random ``rate`` of the samples
+    and scale the kept ones by ``1 / (1 - rate)``; the identity otherwise (Huang et al., 2016)."""
+    if rate <= 0.0 or not training:
+        return x
+    keep = 1.0 - rate
+    mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
+    return x * mask.bernoulli_(keep).div_(keep)
+
+
+class DropPath(nn.Module):
+    """:func:`drop_path` as a module (``rate`` fixed at construction)."""
+
+    def __init__(self, rate: float = 0.0) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return drop_path(x, self.rate, self.training)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from slowfast.models.layers import conv_norm
+from slowfast.models.layers import conv_norm, drop_path
 from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.models.norm import NormFactory
 from slowfast.models.weight_init import mark_final_norm
@@ -31,7 +31,9 @@ TRANS_FUNC_REGISTRY.__doc__ = """Residual transforms by ``RESNET.TRANS_FUNC`` va
 
 Contract: an entry is a callable registered under its ``__name__`` (the cfg value) and called with
 the keyword arguments ``dim_in, dim_out, temp_kernel_size, stride, dim_inner, num_groups,
-stride_1x1, inplace_relu, dilation, norm`` (a norm factory); it returns the residual branch
+stride_1x1, inplace_relu, dilation, norm`` (a norm factory) and ``block_idx`` (the block's index in
+its stage, as PySlowFast passes it: X3D puts squeeze-excite on every other block); it returns the
+residual branch
 (``branch2``), mapping ``N x dim_in x T x H x W`` to ``N x dim_out x T x H/stride x W/stride``,
 with its last norm tagged by ``mark_final_norm`` so that ``ZERO_INIT_FINAL_BN`` finds it.
 """
@@ -53,6 +55,7 @@ class BottleneckTransform(nn.Module):
         inplace_relu: bool = True,
         dilation: int = 1,
         norm: NormFactory,
+        block_idx: int = 0,
     ) -> None:
         super().__init__()
         str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
@@ -134,7 +137,8 @@ class ResBlock(nn.Module):
     """``relu(shortcut(x) + branch2(x))``; the shortcut is a strided 1x1x1 conv + norm
     (``branch1``, ``branch1_bn``) when the width or resolution changes, else the identity.
     ``branch2`` is ``trans_func(dim_in=..., dim_out=..., stride=..., inplace_relu=..., norm=...,
-    **transform_options)`` (the :data:`TRANS_FUNC_REGISTRY` contract)."""
+    **transform_options)`` (the :data:`TRANS_FUNC_REGISTRY` contract). ``drop_connect_rate`` > 0
+    drops ``branch2`` per sample in training (stochastic depth; X3D's MODEL.DROPCONNECT_RATE)."""
 
     def __init__(
         self,
@@ -145,9 +149,11 @@ class ResBlock(nn.Module):
         trans_func: TransFunc,
         inplace_relu: bool = True,
         norm: NormFactory,
+        drop_connect_rate: float = 0.0,
         **transform_options: Any,
     ) -> None:
         super().__init__()
+        self.drop_connect_rate = drop_connect_rate
         if dim_in != dim_out or stride != 1:
             self.branch1, self.branch1_bn = conv_norm(
                 dim_in, dim_out, 1, norm, stride=[1, stride, stride]
@@ -163,7 +169,7 @@ class ResBlock(nn.Module):
         self.relu = nn.ReLU(inplace_relu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self.branch2(x)
+        residual = drop_path(self.branch2(x), self.drop_connect_rate, self.training)
         if hasattr(self, "branch1"):
             x = self.branch1_bn(self.branch1(x))
         return self.relu(x + residual)
@@ -186,7 +192,8 @@ def block_temporal_kernels(basis: Sequence[int], num_blocks: int, num_temp: int)
 
 class ResStage(nn.Module):
     """One ResNet stage over ``len(dim_in)`` pathways; every argument is a per-pathway list
-    (except ``instantiation``, ``trans_func``, ``stride_1x1``, ``inplace_relu``, ``norm``).
+    (except ``instantiation``, ``trans_func``, ``stride_1x1``, ``inplace_relu``, ``norm``,
+    ``drop_connect_rate`` and ``transform_options``, extra keyword arguments of every transform).
     ``trans_func`` is a :data:`TRANS_FUNC_REGISTRY` name or an entry itself.
 
     ``nonlocal_inds[p]`` lists the blocks followed by a non-local block; ``nonlocal_group[p] > 1``
@@ -213,6 +220,8 @@ class ResStage(nn.Module):
         stride_1x1: bool = False,
         inplace_relu: bool = True,
         norm: NormFactory,
+        drop_connect_rate: float = 0.0,
+        transform_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.num_pathways = len(dim_in)
@@ -237,6 +246,9 @@ class ResStage(nn.Module):
                     inplace_relu=inplace_relu,
                     dilation=dilation[p],
                     norm=norm,
+                    block_idx=i,
+                    drop_connect_rate=drop_connect_rate,
+                    **(transform_options or {}),
                 )
                 self.add_module(f"pathway{p}_res{i}", block)
                 if i in nonlocal_inds[p]:

@@ -1,8 +1,9 @@
-"""The ResNet stem: conv1 (T x 7 x 7, stride 1 x 2 x 2), norm, ReLU, 1 x 3 x 3 max pool."""
+"""The ResNet stem (conv1: T x 7 x 7, stride 1 x 2 x 2, norm, ReLU, 1 x 3 x 3 max pool) and the
+per-pathway container of stems."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -37,7 +38,8 @@ class ResNetBasicStem(nn.Module):
 
 
 class VideoModelStem(nn.Module):
-    """One :class:`ResNetBasicStem` per pathway (``pathway{i}_stem``); maps a list to a list."""
+    """One stem per pathway (``pathway{i}_stem``), a :class:`ResNetBasicStem` unless ``stem``
+    names another class with its keyword arguments (X3D's); maps a list to a list."""
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class VideoModelStem(nn.Module):
         padding: Sequence[Sequence[int]],
         norm: NormFactory,
         inplace_relu: bool = True,
+        stem: Callable[..., nn.Module] = ResNetBasicStem,
     ) -> None:
         super().__init__()
         sizes = {len(dim_in), len(dim_out), len(kernel), len(stride), len(padding)}
@@ -56,7 +59,7 @@ class VideoModelStem(nn.Module):
             raise ValueError(f"VideoModelStem: per-pathway arguments differ in length: {sizes}")
         self.num_pathways = len(dim_in)
         for p in range(self.num_pathways):
-            stem = ResNetBasicStem(
+            block = stem(
                 dim_in=dim_in[p],
                 dim_out=dim_out[p],
                 kernel=kernel[p],
@@ -65,7 +68,7 @@ class VideoModelStem(nn.Module):
                 norm=norm,
                 inplace_relu=inplace_relu,
             )
-            self.add_module(f"pathway{p}_stem", stem)
+            self.add_module(f"pathway{p}_stem", block)
 
     def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
         if len(x) != self.num_pathways:

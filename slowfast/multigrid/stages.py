@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from fvcore.common.config import CfgNode
 
+from slowfast.models.build import input_multiples
 from slowfast.multigrid.cfg_input import Baseline, need
 from slowfast.multigrid.phase import BNSetting
 
@@ -23,21 +24,34 @@ class Stage:
     avg_multiplier: float
 
 
+def round_to_multiple(value: float, multiple: int) -> float:
+    """``value`` rounded to the nearest multiple of ``multiple`` (at least one multiple); with
+    ``multiple`` 1, ``value`` itself (PySlowFast's shapes, unchanged)."""
+    if multiple <= 1:
+        return value
+    return float(max(multiple, multiple * round(value / multiple)))
+
+
 def short_cycle_crops(cfg: CfgNode, base: Baseline, crop: int) -> list[float]:
     """The short-cycle crops at a long-cycle stage of crop ``crop``: SHORT_CYCLE_FACTORS times
-    the default crop (PySlowFast) or times the stage's own crop (the paper's rule)."""
+    the default crop (PySlowFast) or times the stage's own crop (the paper's rule), rounded to
+    the model's crop multiple (:func:`~slowfast.models.build.input_multiples`)."""
     ref = crop if cfg.MULTIGRID.SHORT_CYCLE_RULE == "paper" else base.crop_size
-    return [ref * f for f in cfg.MULTIGRID.SHORT_CYCLE_FACTORS]
+    _, multiple = input_multiples(cfg)
+    return [round_to_multiple(ref * f, multiple) for f in cfg.MULTIGRID.SHORT_CYCLE_FACTORS]
 
 
 def long_cycle_stages(cfg: CfgNode, base: Baseline) -> list[Stage]:
-    """The long-cycle shapes. The batch multiplier of (T, S) keeps B x T x S^2 at the default's;
-    with the short cycle a stage's average multiplier also counts the short-cycle crops."""
+    """The long-cycle shapes, frames and crops rounded to the model's multiples (MViT's token
+    grids; 1 for the CNNs). The batch multiplier of (T, S) keeps B x T x S^2 at the default's
+    (for MViT, the tokens: T x S^2 over the fixed patch size); with the short cycle a stage's
+    average multiplier also counts the short-cycle crops."""
     default_voxels = float(base.num_frames * base.crop_size**2)
+    frame_multiple, crop_multiple = input_multiples(cfg)
     stages = []
     for k, (t_factor, s_factor) in enumerate(cfg.MULTIGRID.LONG_CYCLE_FACTORS):
-        frames = int(round(base.num_frames * t_factor))
-        crop = int(round(base.crop_size * s_factor))
+        frames = int(round(round_to_multiple(base.num_frames * t_factor, frame_multiple)))
+        crop = int(round(round_to_multiple(base.crop_size * s_factor, crop_multiple)))
         need(
             frames >= 1 and crop >= 1,
             "MULTIGRID.LONG_CYCLE_FACTORS",

@@ -177,7 +177,7 @@ CONFIG_MISTAKES = {
     "RESNET.DEPTH: must be one of": ("RESNET.DEPTH", "34"),
     "RESNET.SPATIAL_STRIDES: needs 4": ("RESNET.SPATIAL_STRIDES", "[[1], [2], [2]]"),
     "NUM_BLOCK_TEMP_KERNEL entry 9": ("RESNET.NUM_BLOCK_TEMP_KERNEL", "[[3], [9], [6], [3]]"),
-    "RESNET.TRANS_FUNC must be one of": ("RESNET.TRANS_FUNC", "x3d_transform"),
+    "RESNET.TRANS_FUNC must be one of": ("RESNET.TRANS_FUNC", "x4d_transform"),
     "BN.NORM_TYPE": ("BN.NORM_TYPE", "groupnorm"),
 }
 

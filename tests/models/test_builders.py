@@ -111,7 +111,8 @@ def test_norm_registry_holds_the_bn_norm_type_values():
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_trans_func_registry_entries_follow_the_contract(stride):
-    assert [name for name, _ in TRANS_FUNC_REGISTRY] == ["bottleneck_transform", "basic_transform"]
+    names = [name for name, _ in TRANS_FUNC_REGISTRY]
+    assert names == ["bottleneck_transform", "basic_transform", "x3d_transform"]
     x = torch.randn(2, 8, 4, 8, 8)
     for name, entry in TRANS_FUNC_REGISTRY:
         branch = entry(
@@ -125,6 +126,7 @@ def test_trans_func_registry_entries_follow_the_contract(stride):
             inplace_relu=True,
             dilation=1,
             norm=nn.BatchNorm3d,
+            block_idx=0,
         )
         assert branch(x).shape == (2, 16, 4, 8 // stride, 8 // stride), name
         final = [m for m in branch.modules() if getattr(m, "is_final_norm", False)]

@@ -43,14 +43,15 @@ FIXTURES = {
 }
 OUTPUTS_SOURCE = (
     "PySlowFast (facebookresearch/SlowFast) commit 287ec00, video_model_builder, NUM_GPUS 0, "
-    "DATA.TRAIN_CROP_SIZE / TEST_CROP_SIZE 64, MODEL.DROPOUT_RATE 0, weights by fill_weights, "
+    "DATA.TRAIN_CROP_SIZE / TEST_CROP_SIZE 64, MODEL.DROPOUT_RATE 0, MVIT.DROPPATH_RATE 0, "
+    "weights by fill_weights, "
     "clips by clip_inputs "
     "(tools/sftools/pyslowfast_worker.py)"
 )
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyslowfast_worker.py")
 # PySlowFast config folders and file-name prefixes the configs fixture covers.
 CONFIG_FOLDERS = ("configs/Kinetics", "configs/Kinetics/c2", "configs/SSv2", "configs/Charades")
-CONFIG_PREFIXES = ("C2D", "I3D", "SLOW")  # SLOW covers SLOWFAST
+CONFIG_PREFIXES = ("C2D", "I3D", "SLOW", "X3D", "MVIT")  # SLOW covers SLOWFAST, MVIT MVITv2
 
 
 def read_fixture(name: str) -> Any:

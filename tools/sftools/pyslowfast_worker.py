@@ -37,9 +37,11 @@ EPOCH_KEYS = (
 )
 
 
-# The reduced shape of the outputs task (PySlowFast's heads pool with kernels sized from it).
+# The reduced shape of the outputs task (PySlowFast's heads pool with kernels sized from it), and
+# no dropout or stochastic depth, so that training-mode scores are deterministic.
 OUTPUT_OPTS = [
     "DATA.TRAIN_CROP_SIZE", "64", "DATA.TEST_CROP_SIZE", "64", "MODEL.DROPOUT_RATE", "0.0",
+    "MVIT.DROPPATH_RATE", "0.0",
 ]  # fmt: skip
 OUTPUT_BATCH = 4  # divisible by the sub-BN splits of the fixture's variants
 OUTPUT_CLASSES = 10  # scores kept per clip

@@ -1,7 +1,8 @@
 """Empty stand-ins for the optional dependencies of PySlowFast's package, so that its model,
-config and schedule code can be imported where those are not installed (its video models never
-use them). Imports nothing of this project: the scripts that run PySlowFast's code
-(``bench_worker.py``, ``pyslowfast_worker.py``) put PySlowFast's ``slowfast`` first on the path.
+config and schedule code can be imported where those are not installed (its video models use
+none of them but pytorchvideo's parameter-free ``Swish``, which :data:`WORKING` provides).
+Imports nothing of this project: the scripts that run PySlowFast's code (``bench_worker.py``,
+``pyslowfast_worker.py``) put PySlowFast's ``slowfast`` first on the path.
 """
 
 from __future__ import annotations
@@ -27,12 +28,33 @@ class _Unavailable:
         raise RuntimeError(f"{type(self).__name__}: an optional dependency that is not installed")
 
 
+def _swish():
+    """pytorchvideo's ``Swish`` (``x * sigmoid(x)``, no parameters), which PySlowFast's X3D
+    blocks use: the one name from an optional dependency that its models build."""
+    import torch
+
+    class Swish(torch.nn.Module):
+        def forward(self, x):
+            return x * torch.sigmoid(x)
+
+    return Swish
+
+
+# Names that stand-in modules provide for real, built on first use: (module, name) -> factory.
+WORKING = {("pytorchvideo.layers.swish", "Swish"): _swish}
+
+
 class _StandInModule(types.ModuleType):
     __path__: list[str] = []
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
+        factory = WORKING.get((self.__name__, name))
+        if factory is not None:
+            value = factory()
+            setattr(self, name, value)
+            return value
         return type(name, (_Unavailable,), {})
 
 
