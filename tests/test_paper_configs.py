@@ -12,10 +12,10 @@ import pytest
 import torch
 import yaml
 
-from slowfast.config import assert_and_infer_cfg, build_cfg
+from slowfast.config import ConfigError, assert_and_infer_cfg, build_cfg
 from slowfast.models import build_model
 from slowfast.multigrid import build_schedule
-from tests.config_keys import flatten
+from tests.config_keys import RECIPE_CONFIGS, RECIPE_OFF, RECIPE_SWITCHES, flatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
@@ -48,6 +48,11 @@ def test_readme_names_existing_configs_and_every_multigrid_one():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=rel)
 def test_config_loads_and_validates(path):
+    if os.path.basename(path) in RECIPE_CONFIGS:  # validates once the recipe is off
+        with pytest.raises(ConfigError, match="AUG.ENABLE"):
+            assert_and_infer_cfg(build_cfg([path]))
+        assert_and_infer_cfg(build_cfg([path], RECIPE_OFF))
+        return
     assert_and_infer_cfg(build_cfg([path]))
 
 
@@ -72,14 +77,21 @@ def test_stepwise_kinetics_schedule_is_13_phases_to_epoch_358():
 
 @pytest.mark.parametrize("path", MULTIGRID_CONFIGS, ids=rel)
 def test_multigrid_config_changes_only_multigrid_keys_over_its_base(path):
-    """Allowed besides MULTIGRID.*: test-time keys (TEST.*, DATA.TEST_CROP_SIZE) and, over a
-    cosine baseline (whose LR ignores them), SOLVER.STEPS marking the long cycles, which the
-    file's comment must then explain."""
+    """Allowed besides MULTIGRID.*: test-time keys (TEST.*, DATA.TEST_CROP_SIZE), over a
+    cosine baseline (whose LR ignores them) SOLVER.STEPS marking the long cycles, which the
+    file's comment must then explain, and over a PySlowFast MViT config the recipe switched off
+    (with the hard-label loss), which the comment must also say."""
     base = base_of(path)
     mine, theirs = flatten(build_cfg([path])), flatten(build_cfg([base]))
     changed = {k for k in mine if mine[k] != theirs[k]}
     allowed = {k for k in changed if k.startswith(("MULTIGRID.", "TEST."))}
     allowed |= changed & {"DATA.TEST_CROP_SIZE"}
+    if os.path.basename(base) in RECIPE_CONFIGS:
+        recipe = changed & (set(RECIPE_SWITCHES) | {"MODEL.LOSS_FUNC"})
+        assert all(mine[k] in (False, [], "cross_entropy") for k in recipe), rel(path)
+        with open(path, encoding="utf-8") as f:
+            assert "recipe" in f.read(), f"{rel(path)}: document why the recipe is off"
+        allowed |= recipe
     if "SOLVER.STEPS" in changed:
         assert theirs["SOLVER.LR_POLICY"] == "cosine", f"{rel(path)} moves the baseline's LR steps"
         with open(path, encoding="utf-8") as f:

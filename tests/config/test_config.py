@@ -11,6 +11,7 @@ from slowfast.config import ConfigError, assert_and_infer_cfg, build_cfg, get_cf
 from slowfast.config.validate import UNSUPPORTED_SWITCHES
 from slowfast.engine.config_check import check_cfg
 from slowfast.utils.parser import load_config, parse_args
+from tests.config_keys import RECIPE_CONFIGS, RECIPE_OFF, RECIPE_SWITCHES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -117,11 +118,6 @@ def test_unsupported_feature_only_when_off():
     assert len(UNSUPPORTED_SWITCHES) > 10
 
 
-# Shipped copies of PySlowFast's MViT configs, key for key: they switch on the recipe, which is
-# refused (with every switch named) until it lands; their _multigrid variants switch it off.
-RECIPE_CONFIGS = ("MVIT_B_16x4_CONV.yaml", "MVITv2_S_16x4.yaml", "MVITv2_B_32x3.yaml")
-
-
 def test_all_shipped_configs_validate():
     files = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
     assert files, "no configs shipped"
@@ -131,8 +127,7 @@ def test_all_shipped_configs_validate():
             with pytest.raises(ConfigError) as err:
                 check_cfg(build_cfg([f]))
             assert all(key in str(err.value) for key in RECIPE_SWITCHES), f
-            off = [item for pair in RECIPE_SWITCHES.items() for item in pair]
-            check_cfg(build_cfg([f], off))
+            check_cfg(build_cfg([f], RECIPE_OFF))
             waiting.append(os.path.basename(f))
         else:
             check_cfg(build_cfg([f]))
@@ -176,14 +171,6 @@ def test_run_net_reports_typo_with_status_2(tmp_path):
 
 # A key PySlowFast's SSv2 MViTv2 configs set that its own defaults do not define (commit 287ec00).
 NOT_IN_PYSLOWFAST = "PREFETCH.NUM_LOADERS"
-# The recipe switches of PySlowFast's MViT configs, refused until the recipe lands.
-RECIPE_SWITCHES = {
-    "AUG.ENABLE": "False",
-    "MIXUP.ENABLE": "False",
-    "DATA.TRAIN_JITTER_SCALES_RELATIVE": "[]",
-    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": "[]",
-    "DATA.USE_OFFSET_SAMPLING": "False",
-}
 
 
 def test_pyslowfast_configs_load_unchanged(tmp_path):

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from slowfast.engine.cli import main
+from tests.config_keys import RECIPE_CONFIGS, RECIPE_OFF, RECIPE_SWITCHES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True))
@@ -19,7 +20,16 @@ def test_configs_are_found():
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: os.path.relpath(c, ROOT))
 def test_dry_run(cfg, capsys):
-    assert main(["--cfg", cfg, "--dry-run"]) == 0
+    if os.path.basename(cfg) in RECIPE_CONFIGS:
+        # Stops at the config check naming every recipe switch; dry-runs with them off.
+        with pytest.raises(SystemExit) as stop:
+            main(["--cfg", cfg, "--dry-run"])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert all(key in err for key in RECIPE_SWITCHES) and "Traceback" not in err
+        assert main(["--cfg", cfg, "--dry-run", *RECIPE_OFF]) == 0
+    else:
+        assert main(["--cfg", cfg, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "params: " in out and "M" in out.split("params: ")[1].split("\n")[0]
     assert "GFLOPs (train shape): " in out and "not available" not in out

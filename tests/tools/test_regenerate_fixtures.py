@@ -39,7 +39,8 @@ def _fake_checkout(root):
     (root / "configs/Kinetics/SLOWFAST_8x8_R50.yaml").write_text(
         "TRAIN:\n  BATCH_SIZE: 64\nRESNET:\n  SPATIAL_STRIDES: [[1, 1], [2, 2]]\nNUM_GPUS: 8\n"
     )
-    (root / "configs/Kinetics/MVIT_B.yaml").write_text("NUM_GPUS: 8\n")  # not a covered model
+    # Reversible MViT: not a covered model.
+    (root / "configs/Kinetics/REV_MVIT_B_16x4_CONV.yaml").write_text("NUM_GPUS: 8\n")
     (root / "configs/SSv2/I3D_8x8_R50.yaml").write_text("DATA:\n  NUM_FRAMES: 8\n")
 
 
