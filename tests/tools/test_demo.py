@@ -218,12 +218,31 @@ def test_demo_command_line_hands_its_options_to_run_demo(monkeypatch):
     monkeypatch.setattr(sfdemo, "run_demo", lambda *a, **k: seen.append((a, k)))
     argv = ["--out", "o", "--size", "long", "--pair-shapes", "--train", "1200"]
     assert demo.main([*argv, "--data", "d", "SOLVER.MAX_EPOCH", "9"]) == 0
-    assert seen == [
-        (("o", "d", "long", ["SOLVER.MAX_EPOCH", "9"]), {"pair_shapes": True, "train_videos": 1200})
-    ]
+    kwargs = {"pair_shapes": True, "train_videos": 1200, "model": "slowfast"}
+    assert seen == [(("o", "d", "long", ["SOLVER.MAX_EPOCH", "9"]), kwargs)]
+    assert demo.main(["--model", "mvit"]) == 0
+    assert seen[-1][1]["model"] == "mvit"
     assert demo.main(["--pair-shapes"]) == 0
     assert seen[-1][0][1] == "data/synthetic_kinetics_pairs" and seen[-1][1]["train_videos"] is None
     assert demo.main(["--train", "2400"]) == 0  # a folder of its own for another size
     assert seen[-1][0][1] == "data/synthetic_kinetics_train2400"
     with pytest.raises(SystemExit):
         demo.main(["--train", "0"])
+
+
+def test_each_demo_model_is_a_baseline_and_its_multigrid_twin():
+    """``--model``: the multigrid config of each pair is its baseline plus multigrid, and the
+    pair builds the model it names."""
+    import yaml
+
+    from sftools.demo import CONFIG_DIR, MODEL_RUNS
+    from slowfast.config import build_cfg
+
+    names = {}
+    for model, ((_, base), (_, mg)) in MODEL_RUNS.items():
+        with open(os.path.join(CONFIG_DIR, mg)) as f:
+            assert yaml.safe_load(f)["_BASE_"] == base, model
+        cfg = build_cfg([os.path.join(CONFIG_DIR, mg)])
+        assert cfg.MULTIGRID.LONG_CYCLE and cfg.MULTIGRID.SHORT_CYCLE
+        names[model] = cfg.MODEL.MODEL_NAME
+    assert names == {"slowfast": "SlowFast", "x3d": "X3D", "mvit": "MViT"}
