@@ -11,6 +11,36 @@ import torch.nn.functional as F
 HEAD_ACTS = ("softmax", "sigmoid", "none")
 
 
+def head_activation(act_func: str, dim: int) -> nn.Module | None:
+    """The activation a head applies outside training (``MODEL.HEAD_ACT``); softmax over
+    ``dim``, the class axis."""
+    if act_func not in HEAD_ACTS:
+        raise ValueError(f"MODEL.HEAD_ACT must be one of {HEAD_ACTS}, got {act_func!r}")
+    return {"softmax": nn.Softmax(dim=dim), "sigmoid": nn.Sigmoid(), "none": None}[act_func]
+
+
+def average_pool(x: torch.Tensor, window: Sequence[int] | None) -> torch.Tensor:
+    """Average over ``window`` (stride 1; clipped to the feature map), or globally when None."""
+    if window is None:
+        return F.adaptive_avg_pool3d(x, 1)
+    clipped = tuple(min(k, s) for k, s in zip(window, x.shape[2:]))
+    return F.avg_pool3d(x, clipped, stride=1)
+
+
+def classify_positions(head: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``N x T x H x W x C`` features through ``head``'s optional ``dropout``, its
+    ``projection`` and, outside training, its ``act``; several positions are averaged. Returns
+    ``N x num_classes``."""
+    if hasattr(head, "dropout"):
+        x = head.dropout(x)
+    x = head.projection(x)
+    if not head.training and head.act is not None:
+        x = head.act(x)
+    if x.shape[1:4] != (1, 1, 1):
+        x = x.mean(dim=(1, 2, 3))
+    return x.reshape(x.shape[0], -1)
+
+
 class ResNetBasicHead(nn.Module):
     """Average-pool each pathway, concatenate, dropout, and a linear layer over channels.
 
@@ -34,8 +64,6 @@ class ResNetBasicHead(nn.Module):
         super().__init__()
         if len(dim_in) != len(pool_size):
             raise ValueError(f"head: {len(dim_in)} pathway widths but {len(pool_size)} pool sizes")
-        if act_func not in HEAD_ACTS:
-            raise ValueError(f"MODEL.HEAD_ACT must be one of {HEAD_ACTS}, got {act_func!r}")
         self.num_pathways = len(dim_in)
         for p, size in enumerate(pool_size):
             pool = (
@@ -47,19 +75,12 @@ class ResNetBasicHead(nn.Module):
         if dropout_rate > 0.0:
             self.dropout = nn.Dropout(dropout_rate)
         self.projection = nn.Linear(sum(dim_in), num_classes, bias=True)
-        if act_func == "softmax":
-            self.act: nn.Module | None = nn.Softmax(dim=4)
-        elif act_func == "sigmoid":
-            self.act = nn.Sigmoid()
-        else:
-            self.act = None
+        self.act = head_activation(act_func, dim=4)
 
     @staticmethod
     def _pool(pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if isinstance(pool, nn.AvgPool3d):
-            window = tuple(min(k, s) for k, s in zip(pool.kernel_size, x.shape[2:]))
-            if window != tuple(pool.kernel_size):
-                return F.avg_pool3d(x, window, stride=1)
+            return average_pool(x, pool.kernel_size)
         return pool(x)
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -69,11 +90,4 @@ class ResNetBasicHead(nn.Module):
             )
         pooled = [self._pool(getattr(self, f"pathway{p}_avgpool"), x) for p, x in enumerate(inputs)]
         x = torch.cat(pooled, 1).permute(0, 2, 3, 4, 1)  # N x T x H x W x C
-        if hasattr(self, "dropout"):
-            x = self.dropout(x)
-        x = self.projection(x)
-        if not self.training and self.act is not None:
-            x = self.act(x)
-        if x.shape[1:4] != (1, 1, 1):
-            x = x.mean(dim=(1, 2, 3))
-        return x.reshape(x.shape[0], -1)
+        return classify_positions(self, x)

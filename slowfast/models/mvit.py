@@ -37,7 +37,7 @@ from torch.utils.checkpoint import checkpoint
 from slowfast.config.errors import ConfigError
 from slowfast.models.attention import MultiScaleBlock
 from slowfast.models.build import MODEL_REGISTRY
-from slowfast.models.head_helper import HEAD_ACTS
+from slowfast.models.head_helper import head_activation
 from slowfast.models.x3d import round_width
 
 
@@ -68,16 +68,10 @@ class TransformerHead(nn.Module):
         self, dim_in: int, num_classes: int, dropout_rate: float = 0.0, act_func: str = "softmax"
     ) -> None:
         super().__init__()
-        if act_func not in HEAD_ACTS:
-            raise ValueError(f"MODEL.HEAD_ACT must be one of {HEAD_ACTS}, got {act_func!r}")
         if dropout_rate > 0.0:
             self.dropout = nn.Dropout(dropout_rate)
         self.projection = nn.Linear(dim_in, num_classes, bias=True)
-        self.act: nn.Module | None = {
-            "softmax": nn.Softmax(dim=1),
-            "sigmoid": nn.Sigmoid(),
-            "none": None,
-        }[act_func]
+        self.act = head_activation(act_func, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "dropout"):

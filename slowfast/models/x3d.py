@@ -27,7 +27,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast.config.errors import ConfigError
 from slowfast.models.build import MODEL_REGISTRY
-from slowfast.models.head_helper import HEAD_ACTS
+from slowfast.models.head_helper import average_pool, classify_positions, head_activation
 from slowfast.models.layers import Conv3d, conv_norm
 from slowfast.models.norm import NormFactory, get_norm
 from slowfast.models.resnet_helper import TRANS_FUNC_REGISTRY, ResStage, TransFunc
@@ -200,8 +200,6 @@ class X3DHead(nn.Module):
         bn_lin5: bool = False,
     ) -> None:
         super().__init__()
-        if act_func not in HEAD_ACTS:
-            raise ValueError(f"MODEL.HEAD_ACT must be one of {HEAD_ACTS}, got {act_func!r}")
         self.conv_5, self.conv_5_bn = conv_norm(dim_in, dim_inner, 1, norm)
         self.conv_5_relu = nn.ReLU(inplace_relu)
         self.pool_size = None if pool_size is None else tuple(pool_size)
@@ -212,34 +210,17 @@ class X3DHead(nn.Module):
         if dropout_rate > 0.0:
             self.dropout = nn.Dropout(dropout_rate)
         self.projection = nn.Linear(dim_out, num_classes, bias=True)
-        self.act: nn.Module | None = {
-            "softmax": nn.Softmax(dim=4),
-            "sigmoid": nn.Sigmoid(),
-            "none": None,
-        }[act_func]
-
-    def _pool(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pool_size is None:
-            return nn.functional.adaptive_avg_pool3d(x, 1)
-        window = tuple(min(k, s) for k, s in zip(self.pool_size, x.shape[2:]))
-        return nn.functional.avg_pool3d(x, window, stride=1)
+        self.act = head_activation(act_func, dim=4)
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         if len(inputs) != 1:
             raise ValueError(f"X3D's head takes one pathway, got {len(inputs)} tensors")
         x = self.conv_5_relu(self.conv_5_bn(self.conv_5(inputs[0])))
-        x = self.lin_5(self._pool(x))
+        x = self.lin_5(average_pool(x, self.pool_size))
         if hasattr(self, "lin_5_bn"):
             x = self.lin_5_bn(x)
         x = self.lin_5_relu(x).permute(0, 2, 3, 4, 1)  # N x T x H x W x C
-        if hasattr(self, "dropout"):
-            x = self.dropout(x)
-        x = self.projection(x)
-        if not self.training and self.act is not None:
-            x = self.act(x)
-        if x.shape[1:4] != (1, 1, 1):
-            x = x.mean(dim=(1, 2, 3))
-        return x.reshape(x.shape[0], -1)
+        return classify_positions(self, x)
 
 
 def x3d_widths(
