@@ -50,8 +50,11 @@ def long_cycle_stages(cfg: CfgNode, base: Baseline) -> list[Stage]:
     frame_multiple, crop_multiple = input_multiples(cfg)
     stages = []
     for k, (t_factor, s_factor) in enumerate(cfg.MULTIGRID.LONG_CYCLE_FACTORS):
-        frames = int(round(round_to_multiple(base.num_frames * t_factor, frame_multiple)))
-        crop = int(round(round_to_multiple(base.crop_size * s_factor, crop_multiple)))
+        # The default shape itself (factor 1) stays the config's, whatever the multiples.
+        t_multiple = frame_multiple if t_factor < 1 else 1
+        s_multiple = crop_multiple if s_factor < 1 else 1
+        frames = int(round(round_to_multiple(base.num_frames * t_factor, t_multiple)))
+        crop = int(round(round_to_multiple(base.crop_size * s_factor, s_multiple)))
         need(
             frames >= 1 and crop >= 1,
             "MULTIGRID.LONG_CYCLE_FACTORS",
