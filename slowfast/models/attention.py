@@ -73,53 +73,38 @@ def relative_index(q_size: int, k_size: int) -> torch.Tensor:
     return (dist + (k_size - 1) * k_ratio).long()
 
 
-def add_spatial_rel_pos(
+def add_rel_pos(
     attn: torch.Tensor,
     q: torch.Tensor,
     has_cls: bool,
     q_grid: Grid,
     k_grid: Grid,
-    rel_pos_h: torch.Tensor,
-    rel_pos_w: torch.Tensor,
+    rel_pos_h: torch.Tensor | None = None,
+    rel_pos_w: torch.Tensor | None = None,
+    rel_pos_t: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Add v2's decomposed spatial relative positions to ``attn`` (in place on the token part):
-    ``q . R_h[dh] + q . R_w[dw]`` for every query-key pair."""
+    """Add v2's decomposed relative positions to ``attn``'s token part, in place and in one
+    pass: ``q . R_h[dh] + q . R_w[dw]`` when the spatial tables are given, ``q . R_t[dt]`` when
+    the temporal one is, for every query-key pair."""
     s = 1 if has_cls else 0
     qt, qh, qw = q_grid
     kt, kh, kw = k_grid
-    rh = resample_table(rel_pos_h, 2 * max(qh, kh) - 1)[relative_index(qh, kh)]
-    rw = resample_table(rel_pos_w, 2 * max(qw, kw) - 1)[relative_index(qw, kw)]
     b, heads, _, dim = q.shape
     r_q = q[:, :, s:].reshape(b, heads, qt, qh, qw, dim)
-    rel_h = torch.einsum("bythwc,hkc->bythwk", r_q, rh)
-    rel_w = torch.einsum("bythwc,wkc->bythwk", r_q, rw)
     view = attn[:, :, s:, s:].view(b, heads, qt, qh, qw, kt, kh, kw)
-    view = view + rel_h[:, :, :, :, :, None, :, None] + rel_w[:, :, :, :, :, None, None, :]
-    attn[:, :, s:, s:] = view.view(b, heads, qt * qh * qw, kt * kh * kw)
-    return attn
-
-
-def add_temporal_rel_pos(
-    attn: torch.Tensor,
-    q: torch.Tensor,
-    has_cls: bool,
-    q_grid: Grid,
-    k_grid: Grid,
-    rel_pos_t: torch.Tensor,
-) -> torch.Tensor:
-    """Add v2's temporal relative positions ``q . R_t[dt]`` to ``attn`` (in place)."""
-    s = 1 if has_cls else 0
-    qt, qh, qw = q_grid
-    kt, kh, kw = k_grid
-    rt = resample_table(rel_pos_t, 2 * max(qt, kt) - 1)[relative_index(qt, kt)]
-    b, heads, _, dim = q.shape
-    # Per query frame t: (B * heads * H * W) x C times C x kt, as one batched matmul over t.
-    r_q = q[:, :, s:].reshape(b, heads, qt, qh, qw, dim)
-    r_q = r_q.permute(2, 0, 1, 3, 4, 5).reshape(qt, b * heads * qh * qw, dim)
-    rel = torch.matmul(r_q, rt.transpose(1, 2)).transpose(0, 1)
-    rel = rel.reshape(b, heads, qh, qw, qt, kt).permute(0, 1, 4, 2, 3, 5)
-    view = attn[:, :, s:, s:].view(b, heads, qt, qh, qw, kt, kh, kw)
-    view = view + rel[:, :, :, :, :, :, None, None]
+    if rel_pos_h is not None and rel_pos_w is not None:
+        rh = resample_table(rel_pos_h, 2 * max(qh, kh) - 1)[relative_index(qh, kh)]
+        rw = resample_table(rel_pos_w, 2 * max(qw, kw) - 1)[relative_index(qw, kw)]
+        rel_h = torch.einsum("bythwc,hkc->bythwk", r_q, rh)
+        rel_w = torch.einsum("bythwc,wkc->bythwk", r_q, rw)
+        view = view + rel_h[:, :, :, :, :, None, :, None] + rel_w[:, :, :, :, :, None, None, :]
+    if rel_pos_t is not None:
+        rt = resample_table(rel_pos_t, 2 * max(qt, kt) - 1)[relative_index(qt, kt)]
+        # Per query frame t: (B * heads * H * W) x C times C x kt, as one batched matmul over t.
+        by_frame = r_q.permute(2, 0, 1, 3, 4, 5).reshape(qt, b * heads * qh * qw, dim)
+        rel = torch.matmul(by_frame, rt.transpose(1, 2)).transpose(0, 1)
+        rel = rel.reshape(b, heads, qh, qw, qt, kt).permute(0, 1, 4, 2, 3, 5)
+        view = view + rel[:, :, :, :, :, :, None, None]
     attn[:, :, s:, s:] = view.view(b, heads, qt * qh * qw, kt * kh * kw)
     return attn
 
@@ -257,10 +242,17 @@ class MultiScaleAttention(nn.Module):
             q, k, v = project(q, self.q), project(k, self.k), project(v, self.v)
 
         attn = (q * self.scale) @ k.transpose(-2, -1)
-        if self.rel_pos_spatial:
-            attn = add_spatial_rel_pos(attn, q, cls, q_grid, k_grid, self.rel_pos_h, self.rel_pos_w)
-        if self.rel_pos_temporal:
-            attn = add_temporal_rel_pos(attn, q, cls, q_grid, k_grid, self.rel_pos_t)
+        if self.rel_pos_spatial or self.rel_pos_temporal:
+            attn = add_rel_pos(
+                attn,
+                q,
+                cls,
+                q_grid,
+                k_grid,
+                getattr(self, "rel_pos_h", None),
+                getattr(self, "rel_pos_w", None),
+                getattr(self, "rel_pos_t", None),
+            )
         x = attn.softmax(dim=-1) @ v
         if self.residual_pooling:
             if cls:
